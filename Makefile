@@ -1,0 +1,42 @@
+# Wangge — the two commands: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+DEMO_SEED ?= 1
+DEMO_RESIDENTS ?= 14300
+
+.PHONY: run test install lint typecheck bench clean-db
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/wangge migrate --noinput
+	$(BIN)/wangge demo --if-empty --seed $(DEMO_SEED) --residents $(DEMO_RESIDENTS)
+	$(BIN)/wangge serve --port $(PORT)
+
+# The whole suite on SQLite, then on PostgreSQL when DATABASE_URL points at one.
+test: install
+	DATABASE_URL=sqlite:///$(CURDIR)/var/test.sqlite3 $(BIN)/pytest -q
+	@case "$$DATABASE_URL" in \
+	  postgres*) echo "== PostgreSQL run"; $(BIN)/pytest -q ;; \
+	  *) echo "== DATABASE_URL does not point at PostgreSQL: PostgreSQL run skipped" ;; \
+	esac
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy wangge
+
+bench: install
+	$(BIN)/python bench/run.py

@@ -1,0 +1,66 @@
+"""The one writer of audit rows. Callers run it inside their own transaction."""
+
+from typing import Any
+
+from django.db import models
+
+from wangge.core.middleware import current_ip
+
+from .models import AuditEntry
+
+
+def _object_fields(obj: models.Model | None) -> dict[str, str]:
+    if obj is None:
+        return {"object_type": "", "object_id": "", "object_repr": "", "path": ""}
+    meta = obj._meta
+    # object_repr must not carry personal values: models with personal data define audit_label().
+    label = obj.audit_label() if hasattr(obj, "audit_label") else str(obj)
+    return {
+        "object_type": f"{meta.app_label}.{meta.model_name}",
+        "object_id": str(obj.pk or ""),
+        "object_repr": label[:200],
+        "path": str(getattr(obj, "path", "") or ""),
+    }
+
+
+def audit_record(
+    *,
+    actor: Any,
+    action: str,
+    obj: models.Model | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str = "",
+    path: str | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    object_repr: str | None = None,
+) -> AuditEntry:
+    """Append one audit row (who, what, when, from where, before/after, why)."""
+    fields = _object_fields(obj)
+    if path is not None:
+        fields["path"] = path
+    if object_type is not None:
+        fields["object_type"] = object_type
+    if object_id is not None:
+        fields["object_id"] = object_id
+    if object_repr is not None:
+        fields["object_repr"] = object_repr[:200]
+    authenticated = actor is not None and getattr(actor, "is_authenticated", False)
+    return AuditEntry.objects.create(
+        actor=actor if authenticated else None,
+        actor_name=actor.get_username() if authenticated else "system",
+        actor_role=getattr(actor, "role", "") if authenticated else "",
+        action=action,
+        before=before,
+        after=after,
+        reason=reason[:500],
+        ip=current_ip.get(),
+        **fields,
+    )
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Only the keys that changed, as (before, after)."""
+    keys = [k for k in after if before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}

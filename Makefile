@@ -24,12 +24,16 @@ run: install
 	$(BIN)/wangge serve --port $(PORT)
 
 # The whole suite on SQLite, then on PostgreSQL when DATABASE_URL points at one.
+# Both passes run even if the first fails; the exit code reports any failure.
 test: install
-	DATABASE_URL=sqlite:///$(CURDIR)/var/test.sqlite3 $(BIN)/pytest -q
-	@case "$$DATABASE_URL" in \
-	  postgres*) echo "== PostgreSQL run"; $(BIN)/pytest -q ;; \
+	@mkdir -p var; rc=0; \
+	echo "== SQLite run"; \
+	DATABASE_URL=sqlite:///$(CURDIR)/var/test.sqlite3 $(BIN)/pytest -q || rc=$$?; \
+	case "$$DATABASE_URL" in \
+	  postgres*) echo "== PostgreSQL run"; $(BIN)/pytest -q || rc=$$? ;; \
 	  *) echo "== DATABASE_URL does not point at PostgreSQL: PostgreSQL run skipped" ;; \
-	esac
+	esac; \
+	exit $$rc
 
 lint: install
 	$(BIN)/ruff check .

@@ -74,6 +74,7 @@ TEMPLATES = [
 ]
 
 DATA_DIR = Path(env.str("WANGGE_DATA_DIR", default=str(PROJECT_DIR / "var")))
+DATA_DIR.mkdir(parents=True, exist_ok=True)
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'wangge.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + a busy timeout let the web process and the task worker share one file.
@@ -138,6 +139,11 @@ TASKS = {
         "BACKEND": env.str("WANGGE_TASK_BACKEND", default="django_tasks_db.backend.DatabaseBackend"),
     }
 }
+WANGGE_REDIS_URL = env.str("WANGGE_REDIS_URL", default="")
+if "django_tasks_rq" in TASKS["default"]["BACKEND"]:
+    # Production: Redis-backed RQ workers (`pip install '.[redis]'`, then `wangge rqworker`).
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    RQ_QUEUES = {"default": {"URL": WANGGE_REDIS_URL or "redis://127.0.0.1:6379/0"}}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -159,6 +165,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No call to validator.swagger.io from the docs page: intranets are closed (I6).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }

@@ -35,8 +35,28 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    task_id = models.CharField("后台任务号", max_length=64, blank=True)
 
     class Meta:
         verbose_name = "导入任务"
         verbose_name_plural = "导入任务"
         ordering = ["-id"]
+        indexes = [models.Index(fields=["created_by", "-id"])]
+
+    def __str__(self) -> str:
+        return f"导入任务#{self.pk}（{self.get_kind_display()}）"
+
+    def audit_label(self) -> str:
+        return str(self)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (ImportStatus.DONE, ImportStatus.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.status == ImportStatus.DONE:
+            return 100
+        if not self.total_rows:
+            return 0
+        return min(99, int(self.processed_rows * 100 / self.total_rows))

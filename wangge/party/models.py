@@ -20,9 +20,14 @@ CHILD_LEVEL = {
 class PartyOrg(models.Model):
     name = models.CharField("名称", max_length=150)
     level = models.CharField("层级", max_length=16, choices=OrgLevel.choices)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
     territory = models.ForeignKey(
-        "territory.Territory", on_delete=models.PROTECT, related_name="party_orgs", verbose_name="对应区划/网格"
+        "territory.Territory",
+        on_delete=models.PROTECT,
+        related_name="party_orgs",
+        verbose_name="对应区划/网格",
     )
     building = models.ForeignKey(
         "territory.Building", null=True, blank=True, on_delete=models.PROTECT, related_name="party_orgs"
@@ -57,9 +62,14 @@ class MemberUnit(models.Model):
     """驻区单位/共建单位 of a community's big party committee, with its responsibility zone."""
 
     name = models.CharField("单位名称", max_length=150)
-    kind = models.CharField("类型", max_length=16, choices=MemberUnitKind.choices, default=MemberUnitKind.OTHER)
+    kind = models.CharField(
+        "类型", max_length=16, choices=MemberUnitKind.choices, default=MemberUnitKind.OTHER
+    )
     community = models.ForeignKey(
-        "territory.Territory", on_delete=models.PROTECT, related_name="member_units", verbose_name="所属社区大党委"
+        "territory.Territory",
+        on_delete=models.PROTECT,
+        related_name="member_units",
+        verbose_name="所属社区大党委",
     )
     contact_name = models.CharField("联系人", max_length=50, blank=True)
     contact_phone = models.CharField("联系电话", max_length=20, blank=True)

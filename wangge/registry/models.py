@@ -65,16 +65,24 @@ class Resident(models.Model):
     id_number_enc = models.TextField("身份证号(密文)", blank=True)
     id_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
     phone_enc = models.TextField("手机号(密文)", blank=True)
-    phone_hash = models.CharField(max_length=64, null=True, blank=True, db_index=True)
+    phone_hash = models.CharField(max_length=64, null=True, blank=True, db_index=True)  # noqa: DJ001
     birth_date = models.DateField("出生日期", null=True, blank=True, db_index=True)
     sex = models.CharField("性别", max_length=1, choices=Sex.choices, blank=True)
     ethnicity = models.CharField("民族", max_length=16, blank=True)
     dwelling = models.ForeignKey(
-        "territory.Dwelling", null=True, blank=True, on_delete=models.PROTECT, related_name="residents",
+        "territory.Dwelling",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="residents",
         verbose_name="现住房屋",
     )
     building = models.ForeignKey(
-        "territory.Building", null=True, blank=True, on_delete=models.PROTECT, related_name="residents",
+        "territory.Building",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="residents",
         verbose_name="楼栋",
     )
     path = models.CharField(max_length=15, db_index=True)
@@ -82,7 +90,9 @@ class Resident(models.Model):
     residence_type = models.CharField(
         "居住类型", max_length=16, choices=ResidenceType.choices, default=ResidenceType.PERMANENT
     )
-    status = models.CharField("状态", max_length=16, choices=ResidentStatus.choices, default=ResidentStatus.ACTIVE)
+    status = models.CharField(
+        "状态", max_length=16, choices=ResidentStatus.choices, default=ResidentStatus.ACTIVE
+    )
     tags = models.ManyToManyField(KeyGroup, blank=True, related_name="residents", verbose_name="重点人群标签")
     # Sensitive (PIPL art. 28): never listed; shown only on the card to those who may see the register.
     is_party_member = models.BooleanField("党员", default=False)
@@ -95,10 +105,10 @@ class Resident(models.Model):
         verbose_name_plural = "居民"
         indexes = [models.Index(fields=["path", "birth_date"])]
 
-    def audit_label(self) -> str:
+    def __str__(self) -> str:
         return f"居民#{self.pk}"
 
-    def __str__(self) -> str:
+    def audit_label(self) -> str:
         return f"居民#{self.pk}"
 
 
@@ -124,6 +134,9 @@ class Occupancy(models.Model):
         verbose_name_plural = "居住记录"
         indexes = [models.Index(fields=["dwelling", "moved_out"])]
 
+    def __str__(self) -> str:
+        return f"居住记录#{self.pk}"
+
 
 class LicenceStatus(models.TextChoices):
     VALID = "valid", "有效"
@@ -143,14 +156,16 @@ class Place(models.Model):
     )
     operator_name = models.CharField("经营者", max_length=50, blank=True)
     phone_enc = models.TextField("联系电话(密文)", blank=True)
-    phone_hash = models.CharField(max_length=64, null=True, blank=True, db_index=True)
+    phone_hash = models.CharField(max_length=64, null=True, blank=True, db_index=True)  # noqa: DJ001
     address = models.CharField("地址", max_length=200, blank=True)
     building = models.ForeignKey(
         "territory.Building", null=True, blank=True, on_delete=models.SET_NULL, related_name="places"
     )
     lat = models.FloatField("纬度", null=True, blank=True)
     lng = models.FloatField("经度", null=True, blank=True)
-    grid = models.ForeignKey("territory.Territory", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    grid = models.ForeignKey(
+        "territory.Territory", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     path = models.CharField(max_length=15, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -198,7 +213,9 @@ class Facility(models.Model):
     address = models.CharField("位置描述", max_length=200, blank=True)
     lat = models.FloatField("纬度")
     lng = models.FloatField("经度")
-    grid = models.ForeignKey("territory.Territory", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    grid = models.ForeignKey(
+        "territory.Territory", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     path = models.CharField(max_length=15, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -220,7 +237,9 @@ class OrganisationKind(models.TextChoices):
 class Organisation(models.Model):
     name = models.CharField("名称", max_length=150)
     kind = models.CharField("类型", max_length=32, choices=OrganisationKind.choices)
-    community = models.ForeignKey("territory.Territory", on_delete=models.PROTECT, related_name="+", verbose_name="社区")
+    community = models.ForeignKey(
+        "territory.Territory", on_delete=models.PROTECT, related_name="+", verbose_name="社区"
+    )
     compounds = models.ManyToManyField("territory.Compound", blank=True, related_name="organisations")
     contact_name = models.CharField("联系人", max_length=50, blank=True)
     contact_phone = models.CharField("联系电话", max_length=20, blank=True)

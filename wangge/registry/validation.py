@@ -18,8 +18,42 @@ from wangge.core.errors import InvalidInput
 
 # GB/T 2260 province-level codes (first two digits of a resident ID number).
 PROVINCES = {
-    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41", "42", "43",
-    "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71", "81", "82", "83", "91",
+    "11",
+    "12",
+    "13",
+    "14",
+    "15",
+    "21",
+    "22",
+    "23",
+    "31",
+    "32",
+    "33",
+    "34",
+    "35",
+    "36",
+    "37",
+    "41",
+    "42",
+    "43",
+    "44",
+    "45",
+    "46",
+    "50",
+    "51",
+    "52",
+    "53",
+    "54",
+    "61",
+    "62",
+    "63",
+    "64",
+    "65",
+    "71",
+    "81",
+    "82",
+    "83",
+    "91",
 }
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _ID = re.compile(r"^\d{17}[\dX]$")
@@ -89,7 +123,9 @@ def age_on(birth: date, day: date) -> int:
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
-def birth_date_bounds(min_age: int | None, max_age: int | None, today: date) -> tuple[date | None, date | None]:
+def birth_date_bounds(
+    min_age: int | None, max_age: int | None, today: date
+) -> tuple[date | None, date | None]:
     """Birth-date range [earliest, latest] of people whose age on `today` is within [min_age, max_age]."""
     latest = _years_before(today, min_age) if min_age is not None else None
     earliest = None
@@ -105,3 +141,15 @@ def _years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years)
     except ValueError:  # 29 February
         return day.replace(year=day.year - years, day=28)
+
+
+def normalise_credit_code(value: str) -> str:
+    """A valid 18-character unified social credit code (统一社会信用代码, GB 32100), upper case."""
+    from stdnum.cn import uscc
+
+    code = (value or "").strip().replace(" ", "").upper()
+    if len(code) != 18:
+        raise InvalidInput("统一社会信用代码应为18位", code="invalid_credit_code")
+    if not uscc.is_valid(code):
+        raise InvalidInput("统一社会信用代码无效（格式或校验位错误）", code="invalid_credit_code")
+    return code

@@ -33,7 +33,7 @@ class GridBoundaryAdmin(admin.ModelAdmin):
 
 @admin.register(GridRedraw)
 class GridRedrawAdmin(admin.ModelAdmin):
-    list_display = ("effective_date", "kind", "old_codes", "new_codes", "note")
+    list_display = ("effective_date", "kind", "path", "old_codes", "new_codes", "note")
 
     def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False

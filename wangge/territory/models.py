@@ -4,8 +4,11 @@ The code of a node is its path: 6 digits of division + 3 street + 3 community + 
 Every object that belongs to the territory stores the path of its node, so scope is a prefix match.
 """
 
+from datetime import date
+
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 
 class Level(models.TextChoices):
@@ -25,6 +28,14 @@ class GridType(models.TextChoices):
     DEDICATED = "dedicated", "专属网格"
 
 
+class TerritoryQuerySet(models.QuerySet):
+    def active_on(self, on: date) -> "TerritoryQuerySet":
+        """Nodes in force on `on`: valid_from (if any) on or before it, valid_to (if any) after it."""
+        return self.filter(Q(valid_from__isnull=True) | Q(valid_from__lte=on)).filter(
+            Q(valid_to__isnull=True) | Q(valid_to__gt=on)
+        )
+
+
 class Territory(models.Model):
     level = models.CharField("层级", max_length=16, choices=Level.choices)
     code = models.CharField("编码", max_length=15, unique=True)
@@ -37,6 +48,8 @@ class Territory(models.Model):
     valid_from = models.DateField("生效日期", null=True, blank=True)
     valid_to = models.DateField("停用日期", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TerritoryQuerySet.as_manager()
 
     class Meta:
         verbose_name = "区划/网格"
@@ -56,10 +69,23 @@ class Territory(models.Model):
         return self.valid_to is None
 
 
+class GridBoundaryQuerySet(models.QuerySet):
+    def valid_on(self, on: date) -> "GridBoundaryQuerySet":
+        """Boundaries in force on `on`, of grids in force on `on`."""
+        return (
+            self.filter(valid_from__lte=on)
+            .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=on))
+            .filter(Q(grid__valid_from__isnull=True) | Q(grid__valid_from__lte=on))
+            .filter(Q(grid__valid_to__isnull=True) | Q(grid__valid_to__gt=on))
+        )
+
+
 class GridBoundary(models.Model):
     """One version of a grid's polygon (GeoJSON, WGS-84), valid on [valid_from, valid_to)."""
 
-    grid = models.ForeignKey(Territory, on_delete=models.PROTECT, related_name="boundaries", verbose_name="网格")
+    grid = models.ForeignKey(
+        Territory, on_delete=models.PROTECT, related_name="boundaries", verbose_name="网格"
+    )
     geojson = models.JSONField("边界(GeoJSON geometry)")
     min_lng = models.FloatField()
     min_lat = models.FloatField()
@@ -70,16 +96,24 @@ class GridBoundary(models.Model):
     valid_to = models.DateField("失效日期", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = GridBoundaryQuerySet.as_manager()
+
     class Meta:
         verbose_name = "网格边界"
         verbose_name_plural = "网格边界"
         indexes = [models.Index(fields=["valid_to", "valid_from"])]
+
+    def __str__(self) -> str:
+        return f"{self.grid_id} {self.valid_from}–{self.valid_to or ''}"
 
 
 class GeometryVersion(models.Model):
     """A single-row counter bumped whenever any boundary changes; processes rebuild their STRtree on change."""
 
     version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"v{self.version}"
 
 
 class GridDuty(models.TextChoices):
@@ -89,9 +123,14 @@ class GridDuty(models.TextChoices):
 
 
 class GridAssignment(models.Model):
-    grid = models.ForeignKey(Territory, on_delete=models.PROTECT, related_name="assignments", verbose_name="网格")
+    grid = models.ForeignKey(
+        Territory, on_delete=models.PROTECT, related_name="assignments", verbose_name="网格"
+    )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="grid_assignments", verbose_name="人员"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="grid_assignments",
+        verbose_name="人员",
     )
     duty = models.CharField("职责", max_length=16, choices=GridDuty.choices, default=GridDuty.WORKER)
     since = models.DateField("起始日期")
@@ -100,6 +139,9 @@ class GridAssignment(models.Model):
     class Meta:
         verbose_name = "网格人员"
         verbose_name_plural = "网格人员"
+
+    def __str__(self) -> str:
+        return f"{self.grid_id} {self.user_id} {self.duty}"
 
 
 class GridRedraw(models.Model):
@@ -116,6 +158,8 @@ class GridRedraw(models.Model):
     old_codes = models.JSONField("原网格", default=list)
     new_codes = models.JSONField("新网格", default=list)
     moved = models.JSONField("迁移对象", default=dict)
+    # The community the redraw happened in (its code): scope, like every other object's path.
+    path = models.CharField(max_length=15, db_index=True, blank=True)
     note = models.CharField("说明", max_length=500, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -126,15 +170,25 @@ class GridRedraw(models.Model):
         verbose_name = "网格调整"
         verbose_name_plural = "网格调整"
 
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.effective_date}"
+
 
 class Compound(models.Model):
     """小区 / 院落."""
 
     code = models.CharField("编码", max_length=32, unique=True)
     name = models.CharField("名称", max_length=100)
-    community = models.ForeignKey(Territory, on_delete=models.PROTECT, related_name="compounds", verbose_name="社区")
+    community = models.ForeignKey(
+        Territory, on_delete=models.PROTECT, related_name="compounds", verbose_name="社区"
+    )
     grid = models.ForeignKey(
-        Territory, null=True, blank=True, on_delete=models.PROTECT, related_name="grid_compounds", verbose_name="网格"
+        Territory,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="grid_compounds",
+        verbose_name="网格",
     )
     path = models.CharField(max_length=15, db_index=True)
     address = models.CharField("地址", max_length=200, blank=True)
@@ -153,10 +207,20 @@ class Building(models.Model):
     code = models.CharField("楼栋编码", max_length=32, unique=True)
     name = models.CharField("楼栋名称", max_length=100)
     compound = models.ForeignKey(
-        Compound, null=True, blank=True, on_delete=models.PROTECT, related_name="buildings", verbose_name="小区"
+        Compound,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="buildings",
+        verbose_name="小区",
     )
     grid = models.ForeignKey(
-        Territory, null=True, blank=True, on_delete=models.PROTECT, related_name="buildings", verbose_name="网格"
+        Territory,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="buildings",
+        verbose_name="网格",
     )
     path = models.CharField(max_length=15, db_index=True)
     address = models.CharField("地址", max_length=200, blank=True, db_index=True)
@@ -185,7 +249,9 @@ class DwellingUse(models.TextChoices):
 class Dwelling(models.Model):
     """户 / 房屋."""
 
-    building = models.ForeignKey(Building, on_delete=models.PROTECT, related_name="dwellings", verbose_name="楼栋")
+    building = models.ForeignKey(
+        Building, on_delete=models.PROTECT, related_name="dwellings", verbose_name="楼栋"
+    )
     unit = models.CharField("单元", max_length=16, blank=True)
     room = models.CharField("房号", max_length=16)
     floor = models.SmallIntegerField("楼层", null=True, blank=True)

@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+urlpatterns = [
+    path("map/", views.map_page, name="map"),
+    path("grids/<int:pk>/", views.grid_detail, name="grid-detail"),
+]

@@ -1,3 +1,5 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from .views import AuditEntryList
+
+urlpatterns = [path("audit/", AuditEntryList.as_view(), name="api-audit-list")]

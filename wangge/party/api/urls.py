@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from . import views
+
+router = SimpleRouter()
+router.register("party-orgs", views.PartyOrgViewSet, basename="api-party-org")
+router.register("member-units", views.MemberUnitViewSet, basename="api-member-unit")
+
+urlpatterns = router.urls

@@ -1,0 +1,32 @@
+"""Small display helpers for templates. Masking itself lives in wangge.core.masking."""
+
+from django import template
+
+from wangge.accounts.roles import Role
+from wangge.core.masking import mask_name
+
+register = template.Library()
+
+_COLOURS = {"red", "orange", "yellow", "green", "blue", "purple", "grey", "gray"}
+
+
+@register.filter
+def role_label(code: str) -> str:
+    """Role code to label, e.g. grid_worker -> 网格员 (unknown codes are shown as they are)."""
+    try:
+        return str(Role(code).label)
+    except ValueError:
+        return code
+
+
+@register.filter
+def badge_class(colour: str | None) -> str:
+    """CSS class of a seven-colour plate badge; unknown colours get the neutral badge."""
+    colour = (colour or "").strip().lower()
+    return f"badge badge-{colour}" if colour in _COLOURS else "badge"
+
+
+@register.filter
+def masked_name(value: str | None) -> str:
+    """张三丰 -> 张*丰 (for lists where the full name is not needed)."""
+    return mask_name(value)

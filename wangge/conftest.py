@@ -43,14 +43,27 @@ def world(db: Any) -> SimpleNamespace:
     c12 = territory_create(level=Level.COMMUNITY, code="420802001002", name="东湖社区", parent=s1)
     c21 = territory_create(level=Level.COMMUNITY, code="420802002001", name="西山社区", parent=s2)
     since = date(2025, 1, 1)
-    g111 = grid_create(community=c11, code="420802001001001", name="六合第一网格", geojson=square(0, 0), valid_from=since)
-    g112 = grid_create(community=c11, code="420802001001002", name="六合第二网格", geojson=square(1, 0), valid_from=since)
-    g121 = grid_create(community=c12, code="420802001002001", name="东湖第一网格", geojson=square(2, 0), valid_from=since)
-    g211 = grid_create(community=c21, code="420802002001001", name="西山第一网格", geojson=square(3, 0), valid_from=since)
+    g111 = grid_create(
+        community=c11, code="420802001001001", name="六合第一网格", geojson=square(0, 0), valid_from=since
+    )
+    g112 = grid_create(
+        community=c11, code="420802001001002", name="六合第二网格", geojson=square(1, 0), valid_from=since
+    )
+    g121 = grid_create(
+        community=c12, code="420802001002001", name="东湖第一网格", geojson=square(2, 0), valid_from=since
+    )
+    g211 = grid_create(
+        community=c21, code="420802002001001", name="西山第一网格", geojson=square(3, 0), valid_from=since
+    )
 
     def mk(username: str, role: Role, node: Any) -> Any:
-        return user_create(username=username, password=PASSWORD, role=role, territory_id=node.pk if node else None,
-                           display_name=username)
+        return user_create(
+            username=username,
+            password=PASSWORD,
+            role=role,
+            territory_id=node.pk if node else None,
+            display_name=username,
+        )
 
     users = SimpleNamespace(
         admin=mk("admin", Role.DISTRICT_ADMIN, d),
@@ -64,8 +77,19 @@ def world(db: Any) -> SimpleNamespace:
         member1=mk("member1", Role.PARTY_MEMBER, c11),
         resident1=mk("resident1", Role.RESIDENT, c11),
     )
-    return SimpleNamespace(district=d, s1=s1, s2=s2, c11=c11, c12=c12, c21=c21,
-                           g111=g111, g112=g112, g121=g121, g211=g211, users=users)
+    return SimpleNamespace(
+        district=d,
+        s1=s1,
+        s2=s2,
+        c11=c11,
+        c12=c12,
+        c21=c21,
+        g111=g111,
+        g112=g112,
+        g121=g121,
+        g211=g211,
+        users=users,
+    )
 
 
 @pytest.fixture

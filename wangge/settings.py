@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "wangge.territory",
     "wangge.registry",
     "wangge.party",
+    "wangge.events",
     "wangge.exchange",
     "wangge.demo",
 ]
@@ -130,6 +131,15 @@ WANGGE_HASH_KEY = env.str("WANGGE_HASH_KEY", default="demo-hash-key-do-not-use-i
 # No tiles by default: government intranets have no internet. Point this at an intranet tile server.
 WANGGE_TILE_URL = env.str("WANGGE_TILE_URL", default="")
 WANGGE_TILE_ATTRIBUTION = env.str("WANGGE_TILE_ATTRIBUTION", default="")
+
+# --- events --------------------------------------------------------------------------------------
+# Working periods of a working day (time limits in working hours/days are counted inside them).
+WANGGE_WORK_PERIODS = env.list("WANGGE_WORK_PERIODS", default=["08:30-12:00", "14:00-17:30"])
+# Below this classifier confidence an event goes to the human triage queue.
+WANGGE_CLASSIFY_THRESHOLD = env.float("WANGGE_CLASSIFY_THRESHOLD", default=0.6)
+# Duplicate search window: same category within this distance (m) and time (hours).
+WANGGE_DEDUPE_METRES = env.float("WANGGE_DEDUPE_METRES", default=100.0)
+WANGGE_DEDUPE_HOURS = env.float("WANGGE_DEDUPE_HOURS", default=72.0)
 
 # --- tasks ---------------------------------------------------------------------------------------
 # Default: the database backend (a `wangge db_worker` process started by `make run`).

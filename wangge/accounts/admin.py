@@ -10,4 +10,7 @@ class WanggeUserAdmin(UserAdmin):
     list_filter = ("role", "is_active")
     search_fields = ("username", "display_name")
     autocomplete_fields = ("territory",)
-    fieldsets = (*(UserAdmin.fieldsets or ()), ("网格化", {"fields": ("role", "territory", "display_name", "department")}))
+    fieldsets = (
+        *(UserAdmin.fieldsets or ()),
+        ("网格化", {"fields": ("role", "territory", "display_name", "department")}),
+    )

@@ -22,7 +22,7 @@ class User(AbstractUser):
     class Meta:
         verbose_name = "用户"
         verbose_name_plural = "用户"
-        permissions = CUSTOM_PERMISSIONS
+        permissions = tuple(CUSTOM_PERMISSIONS)
 
     def __str__(self) -> str:
         return self.display_name or self.username

@@ -43,10 +43,23 @@ CUSTOM_PERMISSIONS = [
 ALL = [p for p, _ in CUSTOM_PERMISSIONS]
 DEFAULT_ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.DISTRICT_ADMIN: ALL,
-    Role.STREET_STAFF: ["view_register", "edit_register", "reveal_personal", "export_personal",
-                        "import_register", "view_audit", "view_territory"],
-    Role.COMMUNITY_STAFF: ["view_register", "edit_register", "reveal_personal", "export_personal",
-                           "import_register", "view_territory"],
+    Role.STREET_STAFF: [
+        "view_register",
+        "edit_register",
+        "reveal_personal",
+        "export_personal",
+        "import_register",
+        "view_audit",
+        "view_territory",
+    ],
+    Role.COMMUNITY_STAFF: [
+        "view_register",
+        "edit_register",
+        "reveal_personal",
+        "export_personal",
+        "import_register",
+        "view_territory",
+    ],
     Role.GRID_WORKER: ["view_register", "edit_register", "reveal_personal", "view_territory"],
     Role.DEPT_HANDLER: ["view_territory"],
     Role.PARTY_MEMBER: [],

@@ -39,15 +39,21 @@ def user_create(
         if User.objects.filter(username=username).exists():
             raise InvalidInput("用户名已存在", code="duplicate_username")
         user = User(
-            username=username, role=role, territory_id=territory_id, display_name=display_name,
-            department=department, is_staff=(role == Role.DISTRICT_ADMIN),
+            username=username,
+            role=role,
+            territory_id=territory_id,
+            display_name=display_name,
+            department=department,
+            is_staff=(role == Role.DISTRICT_ADMIN),
         )
         user.set_password(password)
         user.save()
         group, _ = Group.objects.get_or_create(name=Role(role).label)
         user.groups.add(group)
         audit_record(
-            actor=actor, action="user.create", obj=user,
+            actor=actor,
+            action="user.create",
+            obj=user,
             after={"username": username, "role": role, "territory_id": territory_id},
         )
     return user

@@ -55,21 +55,49 @@ RESIDENTS = Spec(
     label="居民",
     columns=(
         Column("name", "姓名", ("居民姓名",), required=True),
-        Column("id_number", "身份证号", ("身份证号码", "公民身份号码", "身份证", "证件号码", "公民身份证号"),
-               required=True, personal=True, help="18 位居民身份证号码，请将该列设为“文本”格式，以免 Excel 丢失末几位"),
-        Column("phone", "手机号", ("手机", "手机号码", "联系电话", "电话", "联系方式"), personal=True,
-               help="11 位手机号，或带区号的固定电话"),
-        Column("building", "楼栋编码", ("楼栋代码", "楼栋编号"), required=True,
-               help="本平台中的楼栋编码（可在“楼栋”导出文件中查到）"),
+        Column(
+            "id_number",
+            "身份证号",
+            ("身份证号码", "公民身份号码", "身份证", "证件号码", "公民身份证号"),
+            required=True,
+            personal=True,
+            help="18 位居民身份证号码，请将该列设为“文本”格式，以免 Excel 丢失末几位",
+        ),
+        Column(
+            "phone",
+            "手机号",
+            ("手机", "手机号码", "联系电话", "电话", "联系方式"),
+            personal=True,
+            help="11 位手机号，或带区号的固定电话",
+        ),
+        Column(
+            "building",
+            "楼栋编码",
+            ("楼栋代码", "楼栋编号"),
+            required=True,
+            help="本平台中的楼栋编码（可在“楼栋”导出文件中查到）",
+        ),
         Column("unit", "单元", ("单元号",), help="如 1、2；没有单元可留空"),
         Column("room", "房号", ("房间号", "门牌号", "室号"), help="如 301；填写后自动建立房屋"),
-        Column("household_role", "与户主关系", ("户主关系", "与户主的关系"),
-               choices=("户主", "配偶", "子女", "父母", "孙子女", "其他")),
-        Column("residence_type", "居住类型", ("人口类型", "户籍类型", "居住性质"),
-               choices=("户籍", "常住", "流动", "租住")),
+        Column(
+            "household_role",
+            "与户主关系",
+            ("户主关系", "与户主的关系"),
+            choices=("户主", "配偶", "子女", "父母", "孙子女", "其他"),
+        ),
+        Column(
+            "residence_type",
+            "居住类型",
+            ("人口类型", "户籍类型", "居住性质"),
+            choices=("户籍", "常住", "流动", "租住"),
+        ),
         Column("ethnicity", "民族", ()),
-        Column("tags", "重点人群", ("重点人群标签", "人群标签", "人员类别"),
-               help="可填多个，用顿号“、”或逗号分隔；填名称或代码。年龄类人群（60岁以上等）由出生日期自动计算，无需填写"),
+        Column(
+            "tags",
+            "重点人群",
+            ("重点人群标签", "人群标签", "人员类别"),
+            help="可填多个，用顿号“、”或逗号分隔；填名称或代码。年龄类人群（60岁以上等）由出生日期自动计算，无需填写",
+        ),
         Column("moved_in", "迁入日期", ("入住日期", "迁入时间", "入住时间"), help=DATE_HELP),
     ),
     notes=(
@@ -83,11 +111,23 @@ BUILDINGS = Spec(
     kind="buildings",
     label="楼栋",
     columns=(
-        Column("code", "楼栋编码", ("楼栋代码", "楼栋编号"), required=True, help="本辖区内唯一，最长 32 个字符"),
+        Column(
+            "code", "楼栋编码", ("楼栋代码", "楼栋编号"), required=True, help="本辖区内唯一，最长 32 个字符"
+        ),
         Column("name", "楼栋名称", ("楼栋名", "楼号", "楼栋"), required=True, help="如 3栋、A座"),
-        Column("compound", "小区名称", ("小区", "院落名称", "小区/院落"), help="同一社区内按名称匹配，没有则自动新建"),
-        Column("grid", "网格编码", ("网格代码", "所属网格编码", "网格编号"), required=True,
-               help="15 位网格编码（也可填 12 位社区编码）"),
+        Column(
+            "compound",
+            "小区名称",
+            ("小区", "院落名称", "小区/院落"),
+            help="同一社区内按名称匹配，没有则自动新建",
+        ),
+        Column(
+            "grid",
+            "网格编码",
+            ("网格代码", "所属网格编码", "网格编号"),
+            required=True,
+            help="15 位网格编码（也可填 12 位社区编码）",
+        ),
         Column("address", "地址", ("楼栋地址", "详细地址")),
         Column("lng", "经度", (), help=COORD_NOTE),
         Column("lat", "纬度", ()),
@@ -122,8 +162,13 @@ FACILITIES = Spec(
     kind="facilities",
     label="部件",
     columns=(
-        Column("code", "部件编码", ("部件代码", "部件编号"), required=True,
-               help="16 位：6 位行政区划 + 2 位大类 + 2 位小类 + 6 位流水号（GB/T 30428）"),
+        Column(
+            "code",
+            "部件编码",
+            ("部件代码", "部件编号"),
+            required=True,
+            help="16 位：6 位行政区划 + 2 位大类 + 2 位小类 + 6 位流水号（GB/T 30428）",
+        ),
         Column("name", "名称", ("部件名称",)),
         Column("condition", "状态", ("部件状态", "完好状态"), choices=("完好", "破损", "丢失", "占用")),
         Column("owner_unit", "权属单位", ("管理单位", "主管部门", "养护单位")),
@@ -182,8 +227,11 @@ def check_headers(spec: Spec, cells: list[object]) -> dict[int, str]:
             details={"missing": missing, "found": [str(cells[i]) for i in sorted(mapping)]},
         )
     if repeated:
-        raise InvalidInput(f"列重复出现：{'、'.join(sorted(set(repeated)))}", code="duplicate_columns",
-                           details={"repeated": sorted(set(repeated))})
+        raise InvalidInput(
+            f"列重复出现：{'、'.join(sorted(set(repeated)))}",
+            code="duplicate_columns",
+            details={"repeated": sorted(set(repeated))},
+        )
     return mapping
 
 

@@ -36,7 +36,7 @@ def _header_cells(ws: Any, headers: list[str], required: set[str] | None = None)
 def template_xlsx(spec: Spec) -> bytes:
     """An empty register with the header row, plus a second sheet explaining every column."""
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet(spec.label)
+    ws = wb.create_sheet(spec.label.replace("/", "、"))
     for i, c in enumerate(spec.columns):
         letter = chr(ord("A") + i)
         ws.column_dimensions[letter].width = 22 if c.personal or c.key in ("tags", "address") else 14
@@ -55,7 +55,9 @@ def template_xlsx(spec: Spec) -> bytes:
     for c in spec.columns:
         allowed = "、".join(c.choices)
         if c.key == "tags":
-            allowed = "、".join(KeyGroup.objects.filter(kind=KeyGroup.Kind.SET).values_list("name", flat=True))
+            allowed = "、".join(
+                KeyGroup.objects.filter(kind=KeyGroup.Kind.SET).values_list("name", flat=True)
+            )
         extra = f"（也可写作：{'、'.join(c.aliases)}）" if c.aliases else ""
         notes.append([c.header, "必填" if c.required else "", (c.help + extra).strip(), allowed])
     notes.append([])
@@ -79,7 +81,9 @@ GRIDS_TEMPLATE = {
             "properties": {"code": "420802001001001", "name": "示例第一网格", "grid_type": "basic"},
             "geometry": {
                 "type": "Polygon",
-                "coordinates": [[[112.20, 31.03], [112.205, 31.03], [112.205, 31.035], [112.20, 31.035], [112.20, 31.03]]],
+                "coordinates": [
+                    [[112.20, 31.03], [112.205, 31.03], [112.205, 31.035], [112.20, 31.035], [112.20, 31.03]]
+                ],
             },
         }
     ],
@@ -112,7 +116,7 @@ def error_report_xlsx(errors: Iterable[RowError], *, header_of: Any, total: int,
 def export_xlsx(spec: Spec, rows: Iterable[list[Any]], *, note: str = "") -> Any:
     """Write rows to a temporary .xlsx (write-only: rows go to disk as they come) and return it, rewound."""
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet(spec.label)
+    ws = wb.create_sheet(spec.label.replace("/", "、"))
     for i, c in enumerate(spec.columns):
         letter = chr(ord("A") + i)
         ws.column_dimensions[letter].width = 22 if c.personal else 14

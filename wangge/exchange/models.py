@@ -19,7 +19,9 @@ class ImportStatus(models.TextChoices):
 
 class ImportJob(models.Model):
     kind = models.CharField("类型", max_length=16, choices=ImportKind.choices)
-    status = models.CharField("状态", max_length=16, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
+    status = models.CharField(
+        "状态", max_length=16, choices=ImportStatus.choices, default=ImportStatus.QUEUED
+    )
     file = models.FileField("文件", upload_to="imports/%Y/%m/")
     original_name = models.CharField("文件名", max_length=200)
     file_sha256 = models.CharField(max_length=64, blank=True)

@@ -53,8 +53,10 @@ def _csv_rows(path: str) -> Iterator[Row]:
         if head.startswith(codecs.BOM_UTF8):
             encoding = "utf-8-sig"
         elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            raise InvalidInput("不支持 UTF-16 编码的文本文件，请在 Excel 中另存为“CSV UTF-8”或 .xlsx",
-                               code="unsupported_encoding")
+            raise InvalidInput(
+                "不支持 UTF-16 编码的文本文件，请在 Excel 中另存为“CSV UTF-8”或 .xlsx",
+                code="unsupported_encoding",
+            )
         else:
             try:
                 codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
@@ -70,7 +72,9 @@ def _csv_rows(path: str) -> Iterator[Row]:
         try:
             yield from csv.reader(text, delimiter=delimiter)
         except UnicodeDecodeError:
-            raise InvalidInput("文件编码无法识别，请保存为 UTF-8 或 GBK 编码的 CSV，或使用 .xlsx", code="invalid_encoding")
+            raise InvalidInput(
+                "文件编码无法识别，请保存为 UTF-8 或 GBK 编码的 CSV，或使用 .xlsx", code="invalid_encoding"
+            )
         except csv.Error:
             raise InvalidInput("CSV 格式错误（引号不配对等），请在 Excel 中重新另存", code="invalid_csv")
 
@@ -81,7 +85,7 @@ def _calamine_rows(path: str, hint: dict[str, int]) -> Iterator[Row]:
     try:
         with CalamineWorkbook.from_path(path) as wb:
             sheet = wb.get_sheet_by_index(0)
-            hint["total"] = sheet.total_height
+            hint["total"] = sheet.end[0] + 1 if sheet.end else 0  # rows from the top of the sheet
             yield from sheet.iter_rows()
     except CalamineError:
         raise InvalidInput("Excel 文件已损坏或加密，无法读取", code="invalid_file")
@@ -209,7 +213,9 @@ def _count_lines(path: str) -> int:
     return n
 
 
-def raw_rows(path: str, name: str, hint: dict[str, int] | None = None, *, stream: bool = False) -> Iterator[Row]:
+def raw_rows(
+    path: str, name: str, hint: dict[str, int] | None = None, *, stream: bool = False
+) -> Iterator[Row]:
     """Every row of the file's first sheet, as lists of cell values (str, int, float, date, ...).
 
     `hint["total"]` gets the number of rows of the sheet (header included) once it is known.
@@ -224,7 +230,9 @@ def raw_rows(path: str, name: str, hint: dict[str, int] | None = None, *, stream
         magic = f.read(8)
     if ext == ".xlsx":
         if not magic.startswith(b"PK"):
-            raise InvalidInput("文件内容不是有效的 .xlsx 文件（可能是改了扩展名的其他文件）", code="invalid_file")
+            raise InvalidInput(
+                "文件内容不是有效的 .xlsx 文件（可能是改了扩展名的其他文件）", code="invalid_file"
+            )
         if stream or xlsx_sheet_size(path) > XLSX_STREAM_THRESHOLD:
             return _xlsx_stream_rows(path, hint)
     elif not magic.startswith(b"\xd0\xcf\x11\xe0"):
@@ -271,7 +279,9 @@ class Table:
             raise InvalidInput("文件是空的，没有任何内容", code="empty_file")
         # No recognisable header: report it against the first non-empty row.
         check_headers(self.spec, first)
-        raise InvalidInput("未找到表头行：第一行应为列名，如 " + "、".join(self.spec.headers[:4]), code="no_header")
+        raise InvalidInput(
+            "未找到表头行：第一行应为列名，如 " + "、".join(self.spec.headers[:4]), code="no_header"
+        )
 
     @property
     def total_rows(self) -> int:

@@ -84,14 +84,32 @@ def export_rows(user: Any, kind: str, *, full_personal: bool) -> Iterator[list[A
         yield from _resident_rows(qs, full_personal)
     elif kind == "buildings":
         for b in qs.select_related("compound", "grid").iterator(chunk_size=BATCH):
-            yield [b.code, b.name, b.compound.name if b.compound else "", b.path, b.address, b.lng, b.lat,
-                   b.floors, b.units]
+            yield [
+                b.code,
+                b.name,
+                b.compound.name if b.compound else "",
+                b.path,
+                b.address,
+                b.lng,
+                b.lat,
+                b.floors,
+                b.units,
+            ]
     elif kind == "places":
         licence = dict(LicenceStatus.choices)
         for p in qs.select_related("building").iterator(chunk_size=BATCH):
-            yield [p.name, p.credit_code, p.kind, licence.get(p.licence_status, ""), p.operator_name,
-                   _reveal(p.phone_enc, mask_phone, full_personal), p.address,
-                   p.building.code if p.building else "", p.lng, p.lat]
+            yield [
+                p.name,
+                p.credit_code,
+                p.kind,
+                licence.get(p.licence_status, ""),
+                p.operator_name,
+                _reveal(p.phone_enc, mask_phone, full_personal),
+                p.address,
+                p.building.code if p.building else "",
+                p.lng,
+                p.lat,
+            ]
     else:
         condition = dict(Facility._meta.get_field("condition").choices or [])
         for f in qs.iterator(chunk_size=BATCH):
@@ -103,21 +121,43 @@ def _resident_rows(qs: QuerySet[Any], full: bool) -> Iterator[list[Any]]:
     types = dict(ResidenceType.choices)
     tag_names = dict(KeyGroup.objects.filter(kind=KeyGroup.Kind.SET).values_list("id", "name"))
     through = Resident.tags.through
-    fields = ("id", "name", "id_number_enc", "phone_enc", "building__code", "dwelling__unit", "dwelling__room",
-              "household_role", "residence_type", "ethnicity")
+    fields = (
+        "id",
+        "name",
+        "id_number_enc",
+        "phone_enc",
+        "building__code",
+        "dwelling__unit",
+        "dwelling__room",
+        "household_role",
+        "residence_type",
+        "ethnicity",
+    )
     for batch in _batches(qs.values_list(*fields).iterator(chunk_size=BATCH)):
         ids = [r[0] for r in batch]
         tags: dict[int, list[str]] = {}
-        for rid, kid in through.objects.filter(resident_id__in=ids, keygroup_id__in=tag_names).values_list(
-            "resident_id", "keygroup_id"
-        ).order_by("keygroup__sort", "keygroup_id"):
+        for rid, kid in (
+            through.objects.filter(resident_id__in=ids, keygroup_id__in=tag_names)
+            .values_list("resident_id", "keygroup_id")
+            .order_by("keygroup__sort", "keygroup_id")
+        ):
             tags.setdefault(rid, []).append(tag_names[kid])
         moved_in = dict(
-            Occupancy.objects.filter(resident_id__in=ids, moved_out__isnull=True).values_list("resident_id", "moved_in")
+            Occupancy.objects.filter(resident_id__in=ids, moved_out__isnull=True).values_list(
+                "resident_id", "moved_in"
+            )
         )
         for rid, name, id_enc, phone_enc, bcode, unit, room, role, rtype, eth in batch:
             yield [
-                name, _reveal(id_enc, mask_id_number, full), _reveal(phone_enc, mask_phone, full), bcode or "",
-                unit or "", room or "", roles.get(role, ""), types.get(rtype, ""), eth, "、".join(tags.get(rid, [])),
+                name,
+                _reveal(id_enc, mask_id_number, full),
+                _reveal(phone_enc, mask_phone, full),
+                bcode or "",
+                unit or "",
+                room or "",
+                roles.get(role, ""),
+                types.get(rtype, ""),
+                eth,
+                "、".join(tags.get(rid, [])),
                 moved_in[rid].isoformat() if rid in moved_in else "",
             ]

@@ -53,7 +53,9 @@ def check_upload(*, kind: str, name: str, size: int) -> str:
     if kind == ImportKind.GRIDS:
         ext = Path(name or "").suffix.lower()
         if ext not in GRID_EXTENSIONS:
-            raise InvalidInput("网格边界请上传 GeoJSON 文件（.geojson 或 .json）", code="unsupported_file_type")
+            raise InvalidInput(
+                "网格边界请上传 GeoJSON 文件（.geojson 或 .json）", code="unsupported_file_type"
+            )
     else:
         spec_for(kind)
         ext = check_table_name(name)
@@ -61,8 +63,11 @@ def check_upload(*, kind: str, name: str, size: int) -> str:
         raise InvalidInput("文件是空的，没有任何内容", code="empty_file")
     limit = settings.WANGGE_MAX_UPLOAD_BYTES
     if size > limit:
-        raise InvalidInput(f"文件过大（{_mb(size)}），不能超过 {_mb(limit)}；请拆分后分批导入",
-                           code="file_too_large", details={"size": size, "limit": limit})
+        raise InvalidInput(
+            f"文件过大（{_mb(size)}），不能超过 {_mb(limit)}；请拆分后分批导入",
+            code="file_too_large",
+            details={"size": size, "limit": limit},
+        )
     return ext
 
 
@@ -90,18 +95,27 @@ def import_job_create(*, actor: Any, kind: str, upload: Any) -> ImportJob:
     upload.seek(0)
     if kind != ImportKind.GRIDS:
         with _upload_path(upload, name) as path:
-            open_table(spec_for(kind), path, name, stream=True)  # header check: one clear error before any row is read
+            open_table(
+                spec_for(kind), path, name, stream=True
+            )  # header check: one clear error before any row is read
         upload.seek(0)
     with transaction.atomic():
-        job = ImportJob(kind=kind, original_name=name, file_sha256=digest.hexdigest(), created_by=actor,
-                        path=scope_path)
+        job = ImportJob(
+            kind=kind, original_name=name, file_sha256=digest.hexdigest(), created_by=actor, path=scope_path
+        )
         job.file.save(f"{kind}{Path(name).suffix.lower()}", File(upload), save=False)
         job.save()
-        before = ImportJob.objects.filter(file_sha256=job.file_sha256, kind=kind, status=ImportStatus.DONE).exclude(
-            pk=job.pk
-        ).exists()
-        audit_record(actor=actor, action="import.upload", obj=job,
-                     after={"kind": kind, "size": upload.size, "sha256": job.file_sha256, "repeat": before})
+        before = (
+            ImportJob.objects.filter(file_sha256=job.file_sha256, kind=kind, status=ImportStatus.DONE)
+            .exclude(pk=job.pk)
+            .exists()
+        )
+        audit_record(
+            actor=actor,
+            action="import.upload",
+            obj=job,
+            after={"kind": kind, "size": upload.size, "sha256": job.file_sha256, "repeat": before},
+        )
     import_job_enqueue(job=job)
     job.refresh_from_db()
     return job
@@ -149,8 +163,11 @@ def _stored_path(job: ImportJob) -> Iterator[str]:
 def _progress(job_id: int, total: int) -> Any:
     def update(result: BulkResult) -> None:
         ImportJob.objects.filter(pk=job_id).update(
-            processed_rows=result.processed, created_rows=result.created, updated_rows=result.updated,
-            error_rows=result.error_rows, total_rows=max(total, result.processed),
+            processed_rows=result.processed,
+            created_rows=result.created,
+            updated_rows=result.updated,
+            error_rows=result.error_rows,
+            total_rows=max(total, result.processed),
         )
 
     return update
@@ -176,7 +193,11 @@ def import_job_run(*, job_id: int) -> ImportJob:
                 total = table.total_rows
                 ImportJob.objects.filter(pk=job.pk).update(total_rows=total)
                 result = BULK_UPSERTS[job.kind](
-                    actor=job.created_by, rows=table.rows(), scope_path=job.path, columns=table.keys, job_id=job.pk,
+                    actor=job.created_by,
+                    rows=table.rows(),
+                    scope_path=job.path,
+                    columns=table.keys,
+                    job_id=job.pk,
                     on_chunk=_progress(job.pk, total),
                 )
         if result.processed == 0:
@@ -185,13 +206,18 @@ def import_job_run(*, job_id: int) -> ImportJob:
         return _finish(job, status=ImportStatus.FAILED, message=exc.message)
     except Exception:
         logger.exception("import job %s failed", job.pk)
-        return _finish(job, status=ImportStatus.FAILED, message=f"导入失败：系统错误，请联系管理员（任务号 {job.pk}）")
+        return _finish(
+            job, status=ImportStatus.FAILED, message=f"导入失败：系统错误，请联系管理员（任务号 {job.pk}）"
+        )
     report = None
     if result.error_count:
-        report = files.error_report_xlsx(result.errors, header_of=header_of, total=result.error_count,
-                                         kept=len(result.errors))
+        report = files.error_report_xlsx(
+            result.errors, header_of=header_of, total=result.error_count, kept=len(result.errors)
+        )
     ok = result.processed - result.error_rows
-    message = f"共 {result.processed} 行：新增 {result.created}，更新 {result.updated}，错误 {result.error_rows}"
+    message = (
+        f"共 {result.processed} 行：新增 {result.created}，更新 {result.updated}，错误 {result.error_rows}"
+    )
     if result.error_rows and not ok:
         message += "；没有导入任何数据，请下载错误报告修改后重新导入"
     elif result.error_rows:
@@ -199,8 +225,14 @@ def import_job_run(*, job_id: int) -> ImportJob:
     return _finish(job, status=ImportStatus.DONE, message=message, result=result, report=report)
 
 
-def _finish(job: ImportJob, *, status: str, message: str, result: BulkResult | None = None,
-            report: bytes | None = None) -> ImportJob:
+def _finish(
+    job: ImportJob,
+    *,
+    status: str,
+    message: str,
+    result: BulkResult | None = None,
+    report: bytes | None = None,
+) -> ImportJob:
     with transaction.atomic():
         job.refresh_from_db()
         job.status = status
@@ -209,21 +241,39 @@ def _finish(job: ImportJob, *, status: str, message: str, result: BulkResult | N
         if result is not None:
             job.processed_rows = result.processed
             job.total_rows = max(job.total_rows, result.processed)
-            job.created_rows, job.updated_rows, job.error_rows = result.created, result.updated, result.error_rows
+            job.created_rows, job.updated_rows, job.error_rows = (
+                result.created,
+                result.updated,
+                result.error_rows,
+            )
         if report is not None:
             job.error_report.save(f"errors-{job.pk}.xlsx", ContentFile(report), save=False)
         job.save()
-        audit_record(actor=job.created_by, action="import.finish", obj=job, after={
-            "kind": job.kind, "status": status, "rows": job.processed_rows, "created": job.created_rows,
-            "updated": job.updated_rows, "errors": job.error_rows,
-        })
+        audit_record(
+            actor=job.created_by,
+            action="import.finish",
+            obj=job,
+            after={
+                "kind": job.kind,
+                "status": status,
+                "rows": job.processed_rows,
+                "created": job.created_rows,
+                "updated": job.updated_rows,
+                "errors": job.error_rows,
+            },
+        )
     return job
 
 
 # --- grids from GeoJSON ----------------------------------------------------------------------------
 
-_GRID_TYPES = {**{v: v for v in GridType.values}, **{str(label): v for v, label in GridType.choices},
-               "基础": "basic", "综合": "comprehensive", "专属": "dedicated"}
+_GRID_TYPES = {
+    **{v: v for v in GridType.values},
+    **{str(label): v for v, label in GridType.choices},
+    "基础": "basic",
+    "综合": "comprehensive",
+    "专属": "dedicated",
+}
 
 
 def _grids_run(job: ImportJob, path: str) -> BulkResult:
@@ -234,8 +284,10 @@ def _grids_run(job: ImportJob, path: str) -> BulkResult:
             data = json.loads(f.read().decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise InvalidInput("文件不是有效的 GeoJSON（UTF-8 编码的 JSON）", code="invalid_geojson")
-    if not isinstance(data, dict) or data.get("type") != "FeatureCollection" or not isinstance(
-        data.get("features"), list
+    if (
+        not isinstance(data, dict)
+        or data.get("type") != "FeatureCollection"
+        or not isinstance(data.get("features"), list)
     ):
         raise InvalidInput("GeoJSON 顶层应为 FeatureCollection", code="invalid_geojson")
     features = data["features"]
@@ -275,8 +327,10 @@ def _grid_feature(feature: Any, *, actor: Any, scope_path: str, today: date) -> 
     if not code.startswith(scope_path):
         raise InvalidInput("网格不在您的管辖范围内", code="out_of_scope")
     if grid_type not in _GRID_TYPES:
-        raise InvalidInput("网格类型应为 basic/comprehensive/dedicated（基础网格/综合网格/专属网格）",
-                           code="invalid_grid_type")
+        raise InvalidInput(
+            "网格类型应为 basic/comprehensive/dedicated（基础网格/综合网格/专属网格）",
+            code="invalid_grid_type",
+        )
     valid_from = today
     if props.get("valid_from"):
         try:
@@ -295,8 +349,15 @@ def _grid_feature(feature: Any, *, actor: Any, scope_path: str, today: date) -> 
         raise InvalidInput("网格编码前12位对应的社区不存在", code="no_community")
     if not name:
         raise InvalidInput("网格名称（properties.name）不能为空", code="invalid_name")
-    grid_create(community=community, code=code, name=name, geojson=geometry, valid_from=valid_from,
-                grid_type=_GRID_TYPES[grid_type], actor=actor)
+    grid_create(
+        community=community,
+        code=code,
+        name=name,
+        geojson=geometry,
+        valid_from=valid_from,
+        grid_type=_GRID_TYPES[grid_type],
+        actor=actor,
+    )
     return True
 
 
@@ -332,9 +393,14 @@ def export_open(*, actor: Any, kind: str, fmt: str) -> Export:
     has_personal = any(c.personal for c in spec.columns)
     masked = has_personal and not full
     with transaction.atomic():
-        audit_record(actor=actor, action=f"export.{kind}", path=scope_path, object_type=f"export.{kind}",
-                     object_repr=f"导出{spec.label} {count} 条",
-                     after={"count": count, "format": fmt, "masked": masked, "scope": scope_path})
+        audit_record(
+            actor=actor,
+            action=f"export.{kind}",
+            path=scope_path,
+            object_type=f"export.{kind}",
+            object_repr=f"导出{spec.label} {count} 条",
+            after={"count": count, "format": fmt, "masked": masked, "scope": scope_path},
+        )
     rows = selectors.export_rows(actor, kind, full_personal=full)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     filename = f"{spec.label.replace('/', '-')}-{stamp}{'-脱敏' if masked else ''}.{fmt}"

@@ -29,7 +29,9 @@ class TokenView(APIView):
         data = TokenRequest(data=request.data)
         data.is_valid(raise_exception=True)
         user = authenticate(
-            request._request, username=data.validated_data["username"], password=data.validated_data["password"]
+            request._request,
+            username=data.validated_data["username"],
+            password=data.validated_data["password"],
         )
         if user is None or not user.is_active:
             raise InvalidInput("用户名或密码错误", code="invalid_credentials")

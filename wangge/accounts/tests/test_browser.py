@@ -91,9 +91,7 @@ def _login(page: Any, live_server: Any, username: str) -> None:
     page.wait_for_url(re.compile(r"/map/$"))
 
 
-def test_community_worker_searches_and_reveals(
-    world: Any, live_server: Any, browser: Any
-) -> None:
+def test_community_worker_searches_and_reveals(world: Any, live_server: Any, browser: Any) -> None:
     reg = make_register(world)
     outside: list[str] = []
     page = _page(browser, live_server, PHONE, outside)

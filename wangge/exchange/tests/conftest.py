@@ -35,12 +35,29 @@ def bad_check_digit(number: str) -> str:
 def places(world: Any) -> SimpleNamespace:
     """Buildings B111 (grid g111), B112 (g112), B121 (g121, other community), B211 (other street)."""
     out = {}
-    for code, grid in (("B111", world.g111), ("B112", world.g112), ("B121", world.g121), ("B211", world.g211)):
+    for code, grid in (
+        ("B111", world.g111),
+        ("B112", world.g112),
+        ("B121", world.g121),
+        ("B211", world.g211),
+    ):
         out[code] = Building.objects.create(code=code, name=f"{code}栋", grid=grid, path=grid.code)
     return SimpleNamespace(**out)
 
 
-RESIDENT_HEADERS = ["姓名", "身份证号", "手机号", "楼栋编码", "单元", "房号", "与户主关系", "居住类型", "民族", "重点人群", "迁入日期"]
+RESIDENT_HEADERS = [
+    "姓名",
+    "身份证号",
+    "手机号",
+    "楼栋编码",
+    "单元",
+    "房号",
+    "与户主关系",
+    "居住类型",
+    "民族",
+    "重点人群",
+    "迁入日期",
+]
 
 
 def xlsx_bytes(rows: list[list[Any]], *, title_row: str | None = None) -> bytes:

@@ -28,7 +28,16 @@ class Command(BaseCommand):
         uses_db_backend = "django_tasks_db" in settings.TASKS["default"]["BACKEND"]
         if uses_db_backend and not options["no_worker"]:
             worker = subprocess.Popen(  # noqa: S603 - our own interpreter and entry point
-                [sys.executable, "-m", "wangge.manage", "db_worker", "--interval", "0.5", "--no-reload", "--no-startup-delay"],
+                [
+                    sys.executable,
+                    "-m",
+                    "wangge.manage",
+                    "db_worker",
+                    "--interval",
+                    "0.5",
+                    "--no-reload",
+                    "--no-startup-delay",
+                ],
                 env=os.environ.copy(),
             )
             self.stdout.write(f"后台任务进程已启动 (pid {worker.pid})")

@@ -1,0 +1,550 @@
+"""Events (事件/工单): intake → triage → dispatch → handling → verification → closure → rating.
+
+The current state lives on the Event row (status, handler, stage clock, warning level, version); every
+change appends a TimelineEntry in the same transaction (services.py is the only writer). The status
+graph, categories, time limits and dispatch rules are data, seeded by migrations and editable.
+"""
+
+from django.conf import settings
+from django.db import models
+
+
+class EventType(models.TextChoices):
+    CONSULT = "consult", "咨询"
+    HELP = "help", "求助"
+    COMPLAINT = "complaint", "投诉"
+    REPORT = "report", "举报"
+    SUGGESTION = "suggestion", "建议"
+
+
+class Urgency(models.TextChoices):
+    NORMAL = "normal", "一般"
+    URGENT = "urgent", "紧急"
+    CRITICAL = "critical", "特急"
+
+
+class Channel(models.TextChoices):
+    RESIDENT = "resident", "居民上报(我要说)"
+    HOTLINE = "hotline", "12345热线"
+    PATROL = "patrol", "网格员巡查"
+    API = "api", "接口"
+    OPEN311 = "open311", "Open311"
+    SENSOR = "sensor", "传感器告警"
+    SOS = "sos", "一键呼叫"
+    WALK_IN = "walk_in", "来访"
+
+
+class Stage(models.TextChoices):
+    ACCEPT = "accept", "受理"
+    DISPATCH = "dispatch", "派遣"
+    HANDLE = "handle", "处置"
+    VERIFY = "verify", "核查"
+
+
+class Level(models.TextChoices):
+    GRID = "grid", "网格"
+    COMMUNITY = "community", "社区"
+    STREET = "street", "街道"
+    DISTRICT = "district", "区"
+
+
+class Warning(models.TextChoices):
+    NONE = "none", "正常"
+    YELLOW = "yellow", "黄色预警"
+    RED = "red", "红色超期"
+
+
+class Category(models.Model):
+    """Category tree (GB/T 30428 event classes + community matters). `keywords` seed the classifier."""
+
+    code = models.CharField("代码", max_length=32, unique=True)
+    name = models.CharField("名称", max_length=50)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    keywords = models.TextField("关键词(逗号分隔)", blank=True)
+    default_type = models.CharField("默认类型", max_length=16, choices=EventType.choices, blank=True)
+    is_dispute = models.BooleanField("矛盾纠纷类", default=False)
+    active = models.BooleanField("启用", default=True)
+    sort = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "事件分类"
+        verbose_name_plural = "事件分类"
+        ordering = ["sort", "code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def keyword_list(self) -> list[str]:
+        return [k.strip() for k in self.keywords.replace("，", ",").split(",") if k.strip()]
+
+
+class Status(models.Model):
+    """A node of the status graph. `stage` says which clock runs while an event is in this status."""
+
+    code = models.CharField("代码", max_length=32, unique=True)
+    name = models.CharField("名称", max_length=50)
+    stage = models.CharField("计时环节", max_length=16, choices=Stage.choices, blank=True)
+    is_initial = models.BooleanField("初始状态", default=False)
+    is_closed = models.BooleanField("已办结(对外显示为closed)", default=False)
+    sort = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "事件状态"
+        verbose_name_plural = "事件状态"
+        ordering = ["sort"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Transition(models.Model):
+    """An allowed edge of the status graph, with the roles that may take it."""
+
+    source = models.ForeignKey(Status, on_delete=models.CASCADE, related_name="outgoing", verbose_name="从")
+    target = models.ForeignKey(Status, on_delete=models.CASCADE, related_name="incoming", verbose_name="到")
+    name = models.CharField("操作名称", max_length=50)
+    roles = models.JSONField("允许的角色(空=所有工作人员)", default=list, blank=True)
+    requires_note = models.BooleanField("须填写说明", default=False)
+    public = models.BooleanField("对上报人公开", default=True)
+
+    class Meta:
+        verbose_name = "状态流转"
+        verbose_name_plural = "状态流转"
+        constraints = [models.UniqueConstraint(fields=["source", "target"], name="uniq_transition")]
+
+    def __str__(self) -> str:
+        return f"{self.source} → {self.target}"
+
+
+class HandlingUnit(models.Model):
+    """Who can be sent an event: a department, the law-enforcement team, a community office, a property
+    company or member unit. Members are the accounts that act for it."""
+
+    class Kind(models.TextChoices):
+        DEPARTMENT = "department", "职能部门"
+        ENFORCEMENT = "enforcement", "综合行政执法"
+        COMMUNITY = "community", "社区"
+        STREET = "street", "街道"
+        PROPERTY = "property", "物业公司"
+        MEMBER_UNIT = "member_unit", "成员单位"
+
+    name = models.CharField("名称", max_length=100)
+    kind = models.CharField("类型", max_length=16, choices=Kind.choices)
+    territory = models.ForeignKey("territory.Territory", on_delete=models.PROTECT, related_name="+")
+    path = models.CharField(max_length=15, db_index=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="handling_units")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = "处置单位"
+        verbose_name_plural = "处置单位"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TimeLimit(models.Model):
+    """Time limit of a stage for a category (null = any) and urgency (blank = any). Most specific wins."""
+
+    class Unit(models.TextChoices):
+        WORKDAY = "workday", "工作日"
+        WORKHOUR = "workhour", "工作小时"
+        MINUTE = "minute", "自然分钟"
+
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.CASCADE)
+    urgency = models.CharField("紧急程度", max_length=16, choices=Urgency.choices, blank=True)
+    stage = models.CharField("环节", max_length=16, choices=Stage.choices)
+    amount = models.PositiveIntegerField("时限")
+    unit = models.CharField("单位", max_length=16, choices=Unit.choices, default=Unit.WORKDAY)
+    warn_ratio = models.FloatField("预警比例", default=0.8)
+
+    class Meta:
+        verbose_name = "处置时限"
+        verbose_name_plural = "处置时限"
+
+
+class CalendarDay(models.Model):
+    """Local override of the official calendar (extra holidays or make-up workdays, or years the
+    holiday library does not know yet)."""
+
+    day = models.DateField("日期", unique=True)
+    is_workday = models.BooleanField("是否工作日")
+    note = models.CharField("说明", max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = "工作日历调整"
+        verbose_name_plural = "工作日历调整"
+
+
+class DispatchRule(models.Model):
+    """category × territory × urgency → unit or role; the first active match by `order` wins."""
+
+    order = models.PositiveIntegerField("顺序", default=100)
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.CASCADE)
+    include_subcategories = models.BooleanField("含子分类", default=True)
+    path_prefix = models.CharField("区划编码前缀(空=全部)", max_length=15, blank=True)
+    urgency = models.CharField("紧急程度", max_length=16, choices=Urgency.choices, blank=True)
+    unit = models.ForeignKey(HandlingUnit, null=True, blank=True, on_delete=models.PROTECT)
+    role = models.CharField("角色(无单位时: 本网格的该角色)", max_length=32, blank=True)
+    level = models.CharField("处置层级", max_length=16, choices=Level.choices, default=Level.GRID)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = "分拨规则"
+        verbose_name_plural = "分拨规则"
+        ordering = ["order", "id"]
+
+
+class Event(models.Model):
+    tracking_code = models.CharField("查询码", max_length=16, unique=True)
+    title = models.CharField("标题", max_length=200)
+    description = models.TextField("描述")
+    event_type = models.CharField(
+        "类型", max_length=16, choices=EventType.choices, default=EventType.COMPLAINT
+    )
+    urgency = models.CharField("紧急程度", max_length=16, choices=Urgency.choices, default=Urgency.NORMAL)
+    channel = models.CharField("来源渠道", max_length=16, choices=Channel.choices)
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+    suggested_category = models.ForeignKey(
+        Category,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="系统建议分类",
+    )
+    confidence = models.FloatField("分类置信度", null=True, blank=True)
+    needs_triage = models.BooleanField("待人工分拣", default=False, db_index=True)
+    status = models.ForeignKey(Status, on_delete=models.PROTECT, related_name="events")
+    # Location: WGS-84 point and/or address; grid and path as they were when the event happened.
+    lat = models.FloatField(null=True, blank=True)
+    lng = models.FloatField(null=True, blank=True)
+    address = models.CharField("地址", max_length=200, blank=True)
+    grid = models.ForeignKey(
+        "territory.Territory", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    building = models.ForeignKey("territory.Building", null=True, blank=True, on_delete=models.SET_NULL)
+    path = models.CharField(max_length=15, db_index=True, blank=True)
+    level = models.CharField("当前层级", max_length=16, choices=Level.choices, default=Level.GRID)
+    # Reporter: contact encrypted (as residents' personal data); anonymous allowed.
+    anonymous = models.BooleanField("匿名", default=False)
+    reporter_name_enc = models.TextField(blank=True)
+    reporter_phone_enc = models.TextField(blank=True)
+    reporter_phone_hash = models.CharField(max_length=64, null=True, blank=True, db_index=True)
+    reporter_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reported_events",
+    )
+    handler_unit = models.ForeignKey(HandlingUnit, null=True, blank=True, on_delete=models.PROTECT)
+    handler_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="handled_events",
+    )
+    # Clock of the current stage: stored deadlines, not timers.
+    stage = models.CharField(max_length=16, choices=Stage.choices, blank=True)
+    stage_started_at = models.DateTimeField(null=True, blank=True)
+    warn_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    deadline = models.DateTimeField(null=True, blank=True, db_index=True)
+    warning = models.CharField(max_length=8, choices=Warning.choices, default=Warning.NONE)
+    calendar_fallback = models.BooleanField("日历按周一至周五推算", default=False)
+    master = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged", verbose_name="合并到"
+    )
+    # Idempotency: one key per retried submission; external ids (work-order number, device message id).
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    external_id = models.CharField(max_length=100, null=True, blank=True)
+    rating = models.CharField(max_length=16, blank=True)
+    reject_reason = models.CharField("不予受理理由", max_length=300, blank=True)
+    version = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "事件"
+        verbose_name_plural = "事件"
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "external_id"], name="uniq_event_external_id"),
+        ]
+        indexes = [
+            models.Index(fields=["path", "status"]),
+            models.Index(fields=["grid", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tracking_code} {self.title}"
+
+    def audit_label(self) -> str:
+        return f"事件 {self.tracking_code}"
+
+
+class StageDeadline(models.Model):
+    """Every stage clock an event ran (history of deadlines, extensions and how each ended)."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="clocks")
+    stage = models.CharField(max_length=16, choices=Stage.choices)
+    started_at = models.DateTimeField()
+    warn_at = models.DateTimeField()
+    deadline = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    overdue = models.BooleanField(default=False)
+
+
+class TimelineEntry(models.Model):
+    """Append-only: one row per step of an event."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="timeline")
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_name = models.CharField(max_length=150, blank=True)
+    actor_role = models.CharField(max_length=32, blank=True)
+    action = models.CharField(max_length=32)
+    from_status = models.CharField(max_length=32, blank=True)
+    to_status = models.CharField(max_length=32, blank=True)
+    note = models.TextField(blank=True)
+    public = models.BooleanField(default=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise PermissionError("事件时间线只能追加")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class Attachment(models.Model):
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="attachments")
+    entry = models.ForeignKey(TimelineEntry, null=True, blank=True, on_delete=models.SET_NULL)
+    file = models.FileField(upload_to="events/%Y/%m/")
+    content_type = models.CharField(max_length=50)
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+# --- whistle (吹哨报到), extensions, notifications -------------------------------------------------
+
+
+class Whistle(models.Model):
+    """A community or street summons departments to one event; each must report in within its limit."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="whistles")
+    blown_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    level = models.CharField(max_length=16, choices=Level.choices)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class WhistleSummon(models.Model):
+    class State(models.TextChoices):
+        SUMMONED = "summoned", "已吹哨"
+        ACKNOWLEDGED = "acknowledged", "已报到"
+        MISSED = "missed", "超时未报到"
+
+    whistle = models.ForeignKey(Whistle, on_delete=models.CASCADE, related_name="summons")
+    unit = models.ForeignKey(HandlingUnit, on_delete=models.PROTECT)
+    deadline = models.DateTimeField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.SUMMONED)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["whistle", "unit"], name="uniq_summon")]
+
+
+class ExtensionRequest(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending", "待审批"
+        APPROVED = "approved", "已批准"
+        REJECTED = "rejected", "已驳回"
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="extensions")
+    stage = models.CharField(max_length=16, choices=Stage.choices)
+    amount = models.PositiveIntegerField()
+    unit = models.CharField(max_length=16, choices=TimeLimit.Unit.choices, default=TimeLimit.Unit.WORKDAY)
+    reason = models.TextField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    old_deadline = models.DateTimeField(null=True, blank=True)
+    new_deadline = models.DateTimeField(null=True, blank=True)
+
+
+class Notification(models.Model):
+    """Outbound message (催办, 督办, SOS, outcome to a reporter …), sent after commit by a channel adapter."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "待发送"
+        SENT = "sent", "已发送"
+        FAILED = "failed", "发送失败"
+
+    kind = models.CharField(max_length=32)
+    channel = models.CharField(max_length=32, default="log")
+    event = models.ForeignKey(
+        Event, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    address_enc = models.TextField(blank=True)
+    subject = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED, db_index=True)
+    dedupe_key = models.CharField(max_length=150, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+
+
+# --- closure, return visits, disputes, merge --------------------------------------------------------
+
+
+class ReturnVisit(models.Model):
+    """回访 task, created when a reporter is not satisfied."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="return_visits")
+    reason = models.CharField(max_length=300)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    due = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class DisputeParty(models.Model):
+    class Side(models.TextChoices):
+        APPLICANT = "applicant", "申请方"
+        RESPONDENT = "respondent", "被申请方"
+        OTHER = "other", "其他"
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="parties")
+    resident = models.ForeignKey("registry.Resident", null=True, blank=True, on_delete=models.PROTECT)
+    name = models.CharField(max_length=50, blank=True)
+    side = models.CharField(max_length=16, choices=Side.choices)
+    note = models.CharField(max_length=200, blank=True)
+
+
+class MediationSession(models.Model):
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="mediations")
+    held_at = models.DateTimeField()
+    place = models.CharField(max_length=100, blank=True)
+    mediator = models.CharField(max_length=50)
+    summary = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+
+class DisputeOutcome(models.Model):
+    class Result(models.TextChoices):
+        AGREED = "agreed", "调解成功"
+        FAILED = "failed", "调解不成"
+        REFERRED = "referred", "转司法/诉讼"
+
+    event = models.OneToOneField(Event, on_delete=models.CASCADE, related_name="dispute_outcome")
+    agreement_text = models.TextField(blank=True)
+    result = models.CharField(max_length=16, choices=Result.choices)
+    decided_at = models.DateTimeField()
+
+
+# --- devices and SOS watch --------------------------------------------------------------------------
+
+
+class Device(models.Model):
+    """A registered sensor or wearable, bound to a place or a resident (I3, S6)."""
+
+    class Kind(models.TextChoices):
+        WEARABLE = "wearable", "智能手环(一键呼叫)"
+        SMOKE = "smoke", "烟感"
+        GAS = "gas", "燃气报警"
+        WATER = "water", "水浸"
+        DOOR = "door", "门磁"
+        OTHER = "other", "其他"
+
+    device_id = models.CharField(max_length=64, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    name = models.CharField(max_length=100, blank=True)
+    resident = models.ForeignKey("registry.Resident", null=True, blank=True, on_delete=models.PROTECT)
+    place = models.ForeignKey("registry.Place", null=True, blank=True, on_delete=models.PROTECT)
+    building = models.ForeignKey("territory.Building", null=True, blank=True, on_delete=models.PROTECT)
+    lat = models.FloatField(null=True, blank=True)
+    lng = models.FloatField(null=True, blank=True)
+    path = models.CharField(max_length=15, db_index=True, blank=True)
+    life_safety = models.BooleanField("生命安全类(按一键呼叫处理)", default=False)
+    active = models.BooleanField(default=True)
+    last_seen = models.DateTimeField(null=True, blank=True)
+
+
+class DeviceMessage(models.Model):
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="messages")
+    message_id = models.CharField(max_length=100)
+    received_at = models.DateTimeField(auto_now_add=True)
+    payload = models.JSONField(default=dict)
+    event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["device", "message_id"], name="uniq_device_message")]
+
+
+class SosStep(models.Model):
+    """The on-duty chain: who is alerted at each step and how many minutes they have to acknowledge."""
+
+    order = models.PositiveIntegerField(unique=True)
+    level = models.CharField(max_length=16, choices=Level.choices)
+    role = models.CharField(max_length=32)
+    minutes = models.PositiveIntegerField(default=5)
+
+
+class SosWatch(models.Model):
+    event = models.OneToOneField(Event, on_delete=models.CASCADE, related_name="sos_watch")
+    step = models.PositiveIntegerField(default=1)
+    step_deadline = models.DateTimeField(db_index=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+# --- Open311 and the classifier -------------------------------------------------------------------
+
+
+class ApiKey(models.Model):
+    """Open311 api_key for an outside client; only a keyed hash of the key is stored."""
+
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class ClassifierVersion(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True)
+    file = models.FileField(upload_to="classifier/")
+    samples = models.PositiveIntegerField()
+    categories = models.PositiveIntegerField()
+    cv_accuracy = models.FloatField()
+    active = models.BooleanField(default=True)

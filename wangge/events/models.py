@@ -135,6 +135,7 @@ class HandlingUnit(models.Model):
     territory = models.ForeignKey("territory.Territory", on_delete=models.PROTECT, related_name="+")
     path = models.CharField(max_length=15, db_index=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="handling_units")
+    ack_limit_hours = models.PositiveIntegerField("吹哨报到时限(工作小时)", default=2)
     active = models.BooleanField(default=True)
 
     class Meta:
@@ -164,6 +165,9 @@ class TimeLimit(models.Model):
         verbose_name = "处置时限"
         verbose_name_plural = "处置时限"
 
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} #{self.pk}"
+
 
 class CalendarDay(models.Model):
     """Local override of the official calendar (extra holidays or make-up workdays, or years the
@@ -176,6 +180,9 @@ class CalendarDay(models.Model):
     class Meta:
         verbose_name = "工作日历调整"
         verbose_name_plural = "工作日历调整"
+
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} #{self.pk}"
 
 
 class DispatchRule(models.Model):
@@ -195,6 +202,9 @@ class DispatchRule(models.Model):
         verbose_name = "分拨规则"
         verbose_name_plural = "分拨规则"
         ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} #{self.pk}"
 
 
 class Event(models.Model):
@@ -234,7 +244,7 @@ class Event(models.Model):
     anonymous = models.BooleanField("匿名", default=False)
     reporter_name_enc = models.TextField(blank=True)
     reporter_phone_enc = models.TextField(blank=True)
-    reporter_phone_hash = models.CharField(max_length=64, null=True, blank=True, db_index=True)
+    reporter_phone_hash = models.CharField(max_length=64, null=True, blank=True, db_index=True)  # noqa: DJ001
     reporter_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -261,10 +271,13 @@ class Event(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged", verbose_name="合并到"
     )
     # Idempotency: one key per retried submission; external ids (work-order number, device message id).
-    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
-    external_id = models.CharField(max_length=100, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)  # noqa: DJ001
+    external_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     rating = models.CharField(max_length=16, blank=True)
     reject_reason = models.CharField("不予受理理由", max_length=300, blank=True)
+    triaged_at = models.DateTimeField("分拣完成时间", null=True, blank=True)
+    # Channel-specific details (Open311 attributes, device payload summary, hotline order fields …).
+    extra = models.JSONField(default=dict, blank=True)
     version = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -299,6 +312,9 @@ class StageDeadline(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     overdue = models.BooleanField(default=False)
 
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} #{self.pk}"
+
 
 class TimelineEntry(models.Model):
     """Append-only: one row per step of an event."""
@@ -318,6 +334,9 @@ class TimelineEntry(models.Model):
     class Meta:
         ordering = ["at", "id"]
 
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} #{self.pk}"
+
     def save(self, *args: object, **kwargs: object) -> None:
         if self.pk is not None:
             raise PermissionError("事件时间线只能追加")
@@ -332,8 +351,10 @@ class Attachment(models.Model):
     size = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # --- whistle (吹哨报到), extensions, notifications -------------------------------------------------
 
-# --- whistle (吹哨报到), extensions, notifications -------------------------------------------------
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} #{self.pk}"
 
 
 class Whistle(models.Model):
@@ -346,6 +367,9 @@ class Whistle(models.Model):
     level = models.CharField(max_length=16, choices=Level.choices)
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} #{self.pk}"
 
 
 class WhistleSummon(models.Model):
@@ -365,6 +389,9 @@ class WhistleSummon(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["whistle", "unit"], name="uniq_summon")]
+
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} #{self.pk}"
 
 
 class ExtensionRequest(models.Model):
@@ -390,6 +417,9 @@ class ExtensionRequest(models.Model):
     old_deadline = models.DateTimeField(null=True, blank=True)
     new_deadline = models.DateTimeField(null=True, blank=True)
 
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} #{self.pk}"
+
 
 class Notification(models.Model):
     """Outbound message (催办, 督办, SOS, outcome to a reporter …), sent after commit by a channel adapter."""
@@ -411,13 +441,15 @@ class Notification(models.Model):
     subject = models.CharField(max_length=200)
     body = models.TextField(blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED, db_index=True)
-    dedupe_key = models.CharField(max_length=150, null=True, blank=True, unique=True)
+    dedupe_key = models.CharField(max_length=150, null=True, blank=True, unique=True)  # noqa: DJ001
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=300, blank=True)
 
+    # --- closure, return visits, disputes, merge --------------------------------------------------------
 
-# --- closure, return visits, disputes, merge --------------------------------------------------------
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} #{self.pk}"
 
 
 class ReturnVisit(models.Model):
@@ -433,6 +465,9 @@ class ReturnVisit(models.Model):
     outcome = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} #{self.pk}"
+
 
 class DisputeParty(models.Model):
     class Side(models.TextChoices):
@@ -446,6 +481,9 @@ class DisputeParty(models.Model):
     side = models.CharField(max_length=16, choices=Side.choices)
     note = models.CharField(max_length=200, blank=True)
 
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} #{self.pk}"
+
 
 class MediationSession(models.Model):
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="mediations")
@@ -456,6 +494,9 @@ class MediationSession(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
+
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} #{self.pk}"
 
 
 class DisputeOutcome(models.Model):
@@ -469,8 +510,10 @@ class DisputeOutcome(models.Model):
     result = models.CharField(max_length=16, choices=Result.choices)
     decided_at = models.DateTimeField()
 
+    # --- devices and SOS watch --------------------------------------------------------------------------
 
-# --- devices and SOS watch --------------------------------------------------------------------------
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} #{self.pk}"
 
 
 class Device(models.Model):
@@ -497,6 +540,9 @@ class Device(models.Model):
     active = models.BooleanField(default=True)
     last_seen = models.DateTimeField(null=True, blank=True)
 
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} #{self.pk}"
+
 
 class DeviceMessage(models.Model):
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="messages")
@@ -508,6 +554,9 @@ class DeviceMessage(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["device", "message_id"], name="uniq_device_message")]
 
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} #{self.pk}"
+
 
 class SosStep(models.Model):
     """The on-duty chain: who is alerted at each step and how many minutes they have to acknowledge."""
@@ -516,6 +565,9 @@ class SosStep(models.Model):
     level = models.CharField(max_length=16, choices=Level.choices)
     role = models.CharField(max_length=32)
     minutes = models.PositiveIntegerField(default=5)
+
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} #{self.pk}"
 
 
 class SosWatch(models.Model):
@@ -528,8 +580,10 @@ class SosWatch(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # --- Open311 and the classifier -------------------------------------------------------------------
 
-# --- Open311 and the classifier -------------------------------------------------------------------
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} #{self.pk}"
 
 
 class ApiKey(models.Model):
@@ -540,6 +594,9 @@ class ApiKey(models.Model):
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} #{self.pk}"
+
 
 class ClassifierVersion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
@@ -548,3 +605,6 @@ class ClassifierVersion(models.Model):
     categories = models.PositiveIntegerField()
     cv_accuracy = models.FloatField()
     active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} #{self.pk}"

@@ -21,7 +21,6 @@ from .models import (
     Channel,
     Event,
     EventType,
-    Stage,
     StageDeadline,
     Status,
     TimeLimit,
@@ -347,7 +346,11 @@ def _may_act(actor: Any, event: Event) -> bool:
         return True
     if event.handler_unit_id and event.handler_unit.members.filter(pk=actor.pk).exists():
         return True
-    return bool(event.path) and path_in_scope(actor, event.path)
+    if not event.path:
+        # Not located yet (or nowhere): the district command centre triages it.
+        territory = getattr(actor, "territory", None)
+        return territory is not None and territory.level == "district"
+    return path_in_scope(actor, event.path)
 
 
 def event_bump_version(*, event: Event) -> None:

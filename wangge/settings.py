@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "wangge.registry",
     "wangge.party",
     "wangge.events",
+    "wangge.open311",
     "wangge.exchange",
     "wangge.demo",
 ]

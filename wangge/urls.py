@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("wangge.party.api.urls")),
     path("", include("wangge.exchange.api.urls")),
     path("", include("wangge.audit.api.urls")),
+    path("", include("wangge.events.api.urls")),
 ]
 
 urlpatterns = [
@@ -24,6 +25,8 @@ urlpatterns = [
     path("", include("wangge.registry.urls")),
     path("", include("wangge.exchange.urls")),
     path("", include("wangge.audit.urls")),
+    path("", include("wangge.events.urls")),
+    path("open311/v2/", include("wangge.open311.urls")),
 ]
 
 if settings.DEBUG:

@@ -141,6 +141,25 @@ WANGGE_CLASSIFY_THRESHOLD = env.float("WANGGE_CLASSIFY_THRESHOLD", default=0.6)
 # Duplicate search window: same category within this distance (m) and time (hours).
 WANGGE_DEDUPE_METRES = env.float("WANGGE_DEDUPE_METRES", default=100.0)
 WANGGE_DEDUPE_HOURS = env.float("WANGGE_DEDUPE_HOURS", default=72.0)
+# Open311 GeoReport v2: the jurisdiction_id this endpoint answers to (optional in requests; any other
+# value is a 404), and the contact shown by discovery.
+WANGGE_OPEN311_JURISDICTION = env.str("WANGGE_OPEN311_JURISDICTION", default="wangge.local")
+WANGGE_OPEN311_CONTACT = env.str("WANGGE_OPEN311_CONTACT", default="")
+# Notification channels: dotted paths of wangge.events.notify.Channel classes (built in: LogChannel,
+# EmailChannel; adapters: SmsChannel, WeComChannel posting to an intranet gateway URL below).
+WANGGE_NOTIFY_CHANNELS = env.list("WANGGE_NOTIFY_CHANNELS", default=["wangge.events.notify.LogChannel"])
+WANGGE_SMS_URL = env.str("WANGGE_SMS_URL", default="")
+WANGGE_SMS_TOKEN = env.str("WANGGE_SMS_TOKEN", default="")
+WANGGE_WECOM_URL = env.str("WANGGE_WECOM_URL", default="")
+WANGGE_WECOM_TOKEN = env.str("WANGGE_WECOM_TOKEN", default="")
+# Stages whose red (overdue) limit escalates the event one level up automatically; empty = never.
+WANGGE_AUTO_ESCALATE = env.list("WANGGE_AUTO_ESCALATE", default=["handle"])
+# A reporter who is not satisfied may have the event reopened within this many days of closing.
+WANGGE_REOPEN_DAYS = env.int("WANGGE_REOPEN_DAYS", default=7)
+# MQTT sensors and wearables (`wangge mqtt`): broker URL (mqtt:// or mqtts://, user:password@ allowed)
+# and the topic prefix; devices publish to {prefix}/{device_id}/alarm and {prefix}/{device_id}/sos.
+WANGGE_MQTT_URL = env.str("WANGGE_MQTT_URL", default="mqtt://127.0.0.1:1883")
+WANGGE_MQTT_TOPIC_PREFIX = env.str("WANGGE_MQTT_TOPIC_PREFIX", default="wangge/devices")
 
 # --- tasks ---------------------------------------------------------------------------------------
 # Default: the database backend (a `wangge db_worker` process started by `make run`).
@@ -180,6 +199,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a field named "kind"; give each choice set its own schema name.
+    "ENUM_NAME_OVERRIDES": {
+        "OrganisationKindEnum": "wangge.registry.models.OrganisationKind",
+        "KeyGroupKindEnum": "wangge.registry.models.KeyGroup.Kind",
+        "MemberUnitKindEnum": "wangge.party.models.MemberUnitKind",
+        "ImportKindEnum": "wangge.exchange.models.ImportKind",
+        "HandlingUnitKindEnum": "wangge.events.models.HandlingUnit.Kind",
+        "DeviceKindEnum": "wangge.events.models.Device.Kind",
+    },
 }
 
 LOGGING = {

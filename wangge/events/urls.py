@@ -1,3 +1,24 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+urlpatterns = [
+    # Public (no account): 我要说 and the tracking page.
+    path("report/", views.report, name="report"),
+    path("track/", views.track_lookup, name="track-lookup"),
+    path("track/<str:code>/", views.track, name="track"),
+    path("track/<str:code>/rate/", views.track_rate, name="track-rate"),
+    # Staff.
+    path("events/", views.event_list, name="event-list"),
+    path("events/hotline/new/", views.hotline_new, name="event-hotline"),
+    path("events/patrol/new/", views.patrol_new, name="event-patrol"),
+    path("events/tasks/", views.my_tasks, name="event-tasks"),
+    path("events/triage/", views.triage, name="event-triage"),
+    path("events/overdue/", views.overdue, name="event-overdue"),
+    path("events/whistles/", views.whistles, name="event-whistles"),
+    path("events/<int:pk>/", views.event_detail, name="event-detail"),
+    path("events/<int:pk>/act/<str:key>/", views.event_act, name="event-act"),
+    path("events/<int:pk>/dispatch-preview/", views.dispatch_preview, name="event-dispatch-preview"),
+    path("events/<int:pk>/photos/<int:aid>/", views.attachment, name="event-attachment"),
+    path("events/<int:pk>/merge/", views.merge, name="event-merge"),
+]

@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views_hotline
+
+urlpatterns = [
+    path("hotline/imports/", views_hotline.HotlineImport.as_view(), name="api-hotline-import"),
+    path("hotline/imports/template/", views_hotline.HotlineTemplate.as_view(), name="api-hotline-template"),
+]

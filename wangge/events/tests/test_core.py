@@ -47,4 +47,7 @@ def test_create_is_idempotent_and_transitions_follow_graph(world):
     # A stale version loses.
     with pytest.raises(Conflict):
         event_transition(event_id=e1.pk, target="dispatched", actor=world.users.admin, expected_version=0)
-    assert list(TimelineEntry.objects.filter(event=e).values_list("action", flat=True)) == ["report", "transition"]
+    assert list(TimelineEntry.objects.filter(event=e).values_list("action", flat=True)) == [
+        "report",
+        "accept",
+    ]

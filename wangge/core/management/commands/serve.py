@@ -1,4 +1,4 @@
-"""`wangge serve`: the embedded default — the web server and a task worker in one command.
+"""`wangge serve`: the embedded default — web server, task worker and time-limit sweep in one command.
 
 A community office needs no extra server: the django-tasks database worker runs as a child process
 beside the web server and stops with it. Districts run gunicorn and separate workers (docs/deploy.md).
@@ -24,32 +24,29 @@ class Command(BaseCommand):
         parser.add_argument("--no-worker", action="store_true", help="不启动后台任务进程")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        worker = None
+        children: list[subprocess.Popen[bytes]] = []
         uses_db_backend = "django_tasks_db" in settings.TASKS["default"]["BACKEND"]
-        if uses_db_backend and not options["no_worker"]:
-            worker = subprocess.Popen(  # noqa: S603 - our own interpreter and entry point
-                [
-                    sys.executable,
-                    "-m",
-                    "wangge.manage",
-                    "db_worker",
-                    "--interval",
-                    "0.5",
-                    "--no-reload",
-                    "--no-startup-delay",
-                ],
-                env=os.environ.copy(),
-            )
-            self.stdout.write(f"后台任务进程已启动 (pid {worker.pid})")
+        if not options["no_worker"]:
+            commands = [["sweep", "--loop", "60"]]  # the time-limit clock (warnings, reminders, SOS)
+            if uses_db_backend:
+                commands.insert(0, ["db_worker", "--interval", "0.5", "--no-reload", "--no-startup-delay"])
+            for command in commands:
+                child = subprocess.Popen(  # noqa: S603 - our own interpreter and entry point
+                    [sys.executable, "-m", "wangge.manage", *command], env=os.environ.copy()
+                )
+                children.append(child)
+                self.stdout.write(f"后台进程 {command[0]} 已启动 (pid {child.pid})")
         addr = f"{options['host']}:{options['port']}"
         self.stdout.write(self.style.SUCCESS(f"网格化基层治理平台: http://{addr}/"))
         try:
             # --insecure serves the vendored static files without a separate web server.
             call_command("runserver", addr, use_reloader=False, insecure_serving=True)
         finally:
-            if worker is not None and worker.poll() is None:
-                worker.send_signal(signal.SIGTERM)
+            for child in children:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
+            for child in children:
                 try:
-                    worker.wait(timeout=10)
+                    child.wait(timeout=10)
                 except subprocess.TimeoutExpired:
-                    worker.kill()
+                    child.kill()

@@ -1,0 +1,182 @@
+"""Likely duplicates of an event (E2): same category, same place, same time window, similar text.
+
+Candidates come from one bounded query: created within settings.WANGGE_DEDUPE_HOURS of the event
+(indexed created_at), same category or same suggested category, open, not merged, and either inside a
+lat/lng bounding box of settings.WANGGE_DEDUPE_METRES around the point or at the same building or
+address. The exact distance (haversine) and the text similarity (character-bigram Jaccard: Chinese
+needs no word list) are then computed for those few rows in Python.
+"""
+
+import math
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+
+from wangge.accounts.roles import STAFF_ROLES
+from wangge.core.errors import NotFound
+from wangge.core.scope import path_in_scope, scope_q
+
+from .models import Event
+
+EARTH_RADIUS_M = 6_371_008.8
+METRES_PER_DEGREE_LAT = 111_320.0
+# Never look at more than this many rows for one event (hot spots can have many reports).
+MAX_CANDIDATES = 500
+REJECTED_STATUS = "rejected"
+
+
+def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle distance in metres between two WGS-84 points."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lng2 - lng1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def distance_m(a: Event, b: Event) -> float | None:
+    if None in (a.lat, a.lng, b.lat, b.lng):
+        return None
+    return haversine_m(a.lat, a.lng, b.lat, b.lng)  # type: ignore[arg-type]
+
+
+def bounding_box(lat: float, lng: float, metres: float) -> tuple[float, float, float, float]:
+    """(min_lat, max_lat, min_lng, max_lng) enclosing a circle of `metres` around the point."""
+    dlat = metres / METRES_PER_DEGREE_LAT
+    cos_lat = max(math.cos(math.radians(lat)), 1e-6)
+    dlng = metres / (METRES_PER_DEGREE_LAT * cos_lat)
+    return lat - dlat, lat + dlat, lng - dlng, lng + dlng
+
+
+def _bigrams(text: str) -> set[str]:
+    chars = [
+        c for c in (text or "").lower() if not c.isspace() and c not in "，。！？、,.!?;；:：\"'“”（）()"
+    ]
+    if len(chars) < 2:
+        return set(chars)
+    return {chars[i] + chars[i + 1] for i in range(len(chars) - 1)}
+
+
+def text_similarity(a: str, b: str) -> float:
+    """Jaccard similarity of the character bigrams of two texts, in [0, 1]."""
+    x, y = _bigrams(a), _bigrams(b)
+    if not x or not y:
+        return 0.0
+    return len(x & y) / len(x | y)
+
+
+def _text(event: Event) -> str:
+    return f"{event.title} {event.description}"
+
+
+def _candidates(event: Event) -> QuerySet[Event] | None:
+    metres = float(settings.WANGGE_DEDUPE_METRES)
+    window = timedelta(hours=float(settings.WANGGE_DEDUPE_HOURS))
+    where = Q()
+    has_place = False
+    if event.lat is not None and event.lng is not None:
+        min_lat, max_lat, min_lng, max_lng = bounding_box(event.lat, event.lng, metres)
+        where |= Q(lat__range=(min_lat, max_lat), lng__range=(min_lng, max_lng))
+        has_place = True
+    if event.building_id:
+        where |= Q(building_id=event.building_id)
+        has_place = True
+    if event.address.strip():
+        where |= Q(address=event.address.strip())
+        has_place = True
+    if not has_place:
+        return None
+    category_id = event.category_id or event.suggested_category_id
+    qs = Event.objects.filter(
+        where,
+        created_at__gte=event.created_at - window,
+        created_at__lte=event.created_at + window,
+        master__isnull=True,
+        status__is_closed=False,
+    ).exclude(pk=event.pk)
+    qs = qs.exclude(status__code=REJECTED_STATUS)
+    if category_id:
+        qs = qs.filter(
+            Q(category_id=category_id) | Q(category__isnull=True, suggested_category_id=category_id)
+        )
+    return qs.select_related("status", "category").order_by("-created_at")[:MAX_CANDIDATES]
+
+
+def find_duplicates(*, event: Event, limit: int = 5) -> list[tuple[Event, float]]:
+    """Best duplicate candidates of `event` as (event, text similarity), most similar first.
+
+    Not scoped: intake uses it for every event. Callers showing results to a person go through
+    `duplicate_candidates`.
+    """
+    qs = _candidates(event)
+    if qs is None:
+        return []
+    metres = float(settings.WANGGE_DEDUPE_METRES)
+    mine = _text(event)
+    found: list[tuple[Event, float, float]] = []
+    for other in qs:
+        same_place = (event.building_id is not None and other.building_id == event.building_id) or (
+            bool(event.address.strip()) and other.address == event.address.strip()
+        )
+        dist = distance_m(event, other)
+        if not same_place and (dist is None or dist > metres):
+            continue
+        score = round(text_similarity(mine, _text(other)), 3)
+        found.append((other, score, dist if dist is not None else 0.0))
+    found.sort(key=lambda row: (-row[1], row[2], -row[0].pk))
+    return [(other, score) for other, score, _ in found[: max(0, limit)]]
+
+
+# --- scoped reads -----------------------------------------------------------------------------------
+
+
+def _is_staff(user: Any) -> bool:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return bool(getattr(user, "is_superuser", False) or getattr(user, "role", "") in STAFF_ROLES)
+
+
+def _district_user(user: Any) -> bool:
+    if getattr(user, "is_superuser", False):
+        return True
+    territory = getattr(user, "territory", None)
+    return territory is not None and territory.level == "district"
+
+
+def event_visible(user: Any, event: Event) -> bool:
+    """Staff see events inside their territory; events not located yet belong to the district centre."""
+    if not _is_staff(user):
+        return False
+    if not event.path:
+        return _district_user(user)
+    return path_in_scope(user, event.path)
+
+
+def events_in_scope(user: Any) -> QuerySet[Event]:
+    """Events a staff member may triage/merge (same rule as `event_visible`)."""
+    if not _is_staff(user):
+        return Event.objects.none()
+    q = scope_q(user)
+    if _district_user(user):
+        q |= Q(path="")
+    return Event.objects.filter(q)
+
+
+def triage_event_get(*, user: Any, pk: Any) -> Event:
+    """One event the caller may triage; NotFound when unknown or outside scope (never 403)."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise NotFound("事件不存在", code="not_found")
+    event = Event.objects.select_related("status", "category", "suggested_category").filter(pk=pk).first()
+    if event is None or not event_visible(user, event):
+        raise NotFound("事件不存在", code="not_found")
+    return event
+
+
+def duplicate_candidates(*, user: Any, event_id: Any, limit: int = 5) -> list[tuple[Event, float]]:
+    """Likely duplicates of one event, limited to what the caller may see."""
+    event = triage_event_get(user=user, pk=event_id)
+    rows = find_duplicates(event=event, limit=MAX_CANDIDATES)
+    return [(other, score) for other, score in rows if event_visible(user, other)][:limit]

@@ -1,0 +1,328 @@
+"""The one place where events become display dicts (API and pages).
+
+Reporter contact leaves here only masked (staff) or not at all (public). The public tracking view is
+anonymised: no description, address, coordinates, names or photos; step names, times and the reasons a
+reporter must see (rejection, handling result) with phone/ID numbers masked. Photos are served only to
+users who can see the event, through the attachment endpoint (never a public URL).
+"""
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from wangge.accounts.roles import Role
+from wangge.core.crypto import decrypt
+from wangge.core.masking import mask_name, mask_phone
+
+from .models import (
+    Attachment,
+    Channel,
+    Event,
+    EventType,
+    Level,
+    ReturnVisit,
+    Stage,
+    StageDeadline,
+    Status,
+    TimelineEntry,
+    Urgency,
+    Warning,
+)
+
+ACTION_LABELS = {
+    "report": "上报",
+    "triage": "智能分拣",
+    "accept": "受理",
+    "reject": "不予受理",
+    "dispatch": "派遣",
+    "reassign": "改派",
+    "sign": "签收",
+    "return": "退回",
+    "escalate": "上报上级",
+    "suspend": "挂起",
+    "resume": "恢复处置",
+    "feedback": "处置反馈",
+    "verify": "核查",
+    "rework": "返工",
+    "close": "结案",
+    "rate": "评价",
+    "reopen": "重新打开",
+    "return_visit": "回访任务",
+    "return_visit_done": "完成回访",
+    "photos": "补充照片",
+    "merge": "合并",
+    "merged_into": "并入主事件",
+    "whistle": "吹哨",
+    "transition": "状态变更",
+}
+# Public view: the note of these steps is shown (masked); others show only the step.
+PUBLIC_NOTE_ACTIONS = {"reject", "feedback", "close", "merge"}
+
+
+def _label(choices: Any, value: str) -> str:
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return value or ""
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _status_names() -> dict[str, str]:
+    return dict(Status.objects.values_list("code", "name"))
+
+
+def warning_now(event: Event, now: datetime | None = None) -> str:
+    """The warning level right now (the stored one may wait for the next sweep)."""
+    if event.status.is_closed or not event.stage:
+        return Warning.NONE
+    now = now or timezone.now()
+    if event.deadline and now >= event.deadline:
+        return Warning.RED
+    if event.warning == Warning.RED:
+        return Warning.RED
+    if event.warn_at and now >= event.warn_at:
+        return Warning.YELLOW
+    return event.warning
+
+
+def _cat(cat: Any) -> dict[str, Any] | None:
+    return None if cat is None else {"code": cat.code, "name": cat.name}
+
+
+def _user(user: Any) -> dict[str, Any] | None:
+    if user is None:
+        return None
+    return {"id": user.pk, "name": str(user), "role": user.role, "role_name": _label(Role, user.role)}
+
+
+def event_row(event: Event, now: datetime | None = None) -> dict[str, Any]:
+    """A list row (no reporter data at all)."""
+    now = now or timezone.now()
+    warning = warning_now(event, now)
+    return {
+        "id": event.pk,
+        "tracking_code": event.tracking_code,
+        "title": event.title,
+        "status": {"code": event.status.code, "name": event.status.name},
+        "category": _cat(event.category),
+        "urgency": event.urgency,
+        "urgency_name": _label(Urgency, event.urgency),
+        "channel": event.channel,
+        "channel_name": _label(Channel, event.channel),
+        "grid": event.grid_id,
+        "grid_code": event.grid.code if event.grid_id and event.grid else None,
+        "path": event.path,
+        "level": event.level,
+        "handler_unit": event.handler_unit.name if event.handler_unit_id and event.handler_unit else "",
+        "handler_user": str(event.handler_user) if event.handler_user_id and event.handler_user else "",
+        "needs_triage": event.needs_triage,
+        "master": event.master_id,
+        "stage": event.stage,
+        "deadline": _iso(event.deadline),
+        "warning": warning,
+        "overdue": warning == Warning.RED,
+        "created_at": _iso(event.created_at),
+    }
+
+
+def event_rows(events: Iterable[Event]) -> list[dict[str, Any]]:
+    now = timezone.now()
+    return [event_row(e, now) for e in events]
+
+
+def reporter_display(event: Event) -> dict[str, Any]:
+    """Reporter contact for staff: always masked."""
+    if event.anonymous:
+        return {"anonymous": True, "name": "", "phone": ""}
+    return {
+        "anonymous": False,
+        "name": mask_name(decrypt(event.reporter_name_enc)),
+        "phone": mask_phone(decrypt(event.reporter_phone_enc)),
+    }
+
+
+def attachment_url(att: Attachment) -> str:
+    try:
+        return reverse("api-event-attachment", kwargs={"pk": att.event_id, "att_id": att.pk})
+    except NoReverseMatch:  # pragma: no cover - URLconf without the events API
+        return ""
+
+
+def attachment_display(att: Attachment) -> dict[str, Any]:
+    return {
+        "id": att.pk,
+        "entry": att.entry_id,
+        "content_type": att.content_type,
+        "size": att.size,
+        "url": attachment_url(att),
+        "created_at": _iso(att.created_at),
+    }
+
+
+def timeline_display(
+    entries: Iterable[TimelineEntry], attachments: Iterable[Attachment] = ()
+) -> list[dict[str, Any]]:
+    names = _status_names()
+    by_entry: dict[int, list[dict[str, Any]]] = {}
+    for att in attachments:
+        if att.entry_id:
+            by_entry.setdefault(att.entry_id, []).append(attachment_display(att))
+    out = []
+    for e in entries:
+        out.append(
+            {
+                "id": e.pk,
+                "at": _iso(e.at),
+                "action": e.action,
+                "action_name": ACTION_LABELS.get(e.action, e.action),
+                "actor": e.actor_name,
+                "actor_role": e.actor_role,
+                "actor_role_name": _label(Role, e.actor_role) if e.actor_role else "系统",
+                "from_status": e.from_status,
+                "from_status_name": names.get(e.from_status, e.from_status),
+                "to_status": e.to_status,
+                "to_status_name": names.get(e.to_status, e.to_status),
+                "note": e.note,
+                "public": e.public,
+                "data": {k: v for k, v in (e.data or {}).items() if not k.startswith("_")},
+                "attachments": by_entry.get(e.pk, []),
+            }
+        )
+    return out
+
+
+def clock_display(clock: StageDeadline, now: datetime | None = None) -> dict[str, Any]:
+    now = now or timezone.now()
+    end = clock.finished_at or now
+    if end >= clock.deadline:
+        warning = Warning.RED
+    elif end >= clock.warn_at:
+        warning = Warning.YELLOW
+    else:
+        warning = Warning.NONE
+    return {
+        "id": clock.pk,
+        "stage": clock.stage,
+        "stage_name": _label(Stage, clock.stage),
+        "started_at": _iso(clock.started_at),
+        "warn_at": _iso(clock.warn_at),
+        "deadline": _iso(clock.deadline),
+        "finished_at": _iso(clock.finished_at),
+        "overdue": clock.overdue if clock.finished_at else now > clock.deadline,
+        "warning": warning,
+    }
+
+
+def return_visit_display(visit: ReturnVisit) -> dict[str, Any]:
+    return {
+        "id": visit.pk,
+        "reason": visit.reason,
+        "assigned_to": _user(visit.assigned_to),
+        "due": _iso(visit.due),
+        "done_at": _iso(visit.done_at),
+        "outcome": visit.outcome,
+        "created_at": _iso(visit.created_at),
+    }
+
+
+def event_detail(event: Event) -> dict[str, Any]:
+    """Everything a staff member who may see the event gets (reporter contact masked)."""
+    from .services import reopen_deadline
+
+    now = timezone.now()
+    row = event_row(event, now)
+    clocks = list(StageDeadline.objects.filter(event=event).order_by("started_at", "pk"))
+    entries = list(TimelineEntry.objects.filter(event=event).order_by("at", "pk"))
+    atts = list(Attachment.objects.filter(event=event).order_by("pk"))
+    visits = list(ReturnVisit.objects.filter(event=event).select_related("assigned_to").order_by("pk"))
+    reopen_until = reopen_deadline(event) if event.status.is_closed else None
+    row.update(
+        {
+            "description": event.description,
+            "event_type": event.event_type,
+            "event_type_name": _label(EventType, event.event_type),
+            "suggested_category": _cat(event.suggested_category),
+            "confidence": event.confidence,
+            "location": {
+                "lat": event.lat,
+                "lng": event.lng,
+                "address": event.address,
+                "building": event.building_id,
+            },
+            "grid_name": event.grid.name if event.grid_id and event.grid else "",
+            "level_name": _label(Level, event.level),
+            "reporter": reporter_display(event),
+            "handler": {
+                "unit": {"id": event.handler_unit_id, "name": event.handler_unit.name}
+                if event.handler_unit_id and event.handler_unit
+                else None,
+                "user": _user(event.handler_user) if event.handler_user_id else None,
+            },
+            "current_stage": {
+                "stage": event.stage,
+                "stage_name": _label(Stage, event.stage) if event.stage else "",
+                "started_at": _iso(event.stage_started_at),
+                "warn_at": _iso(event.warn_at),
+                "deadline": _iso(event.deadline),
+                "warning": row["warning"],
+                "calendar_fallback": event.calendar_fallback,
+            },
+            "deadlines": [clock_display(c, now) for c in clocks],
+            "timeline": timeline_display(entries, atts),
+            "attachments": [attachment_display(a) for a in atts],
+            "merged_count": event.merged.count(),
+            "rating": event.rating,
+            "reject_reason": event.reject_reason,
+            "return_visits": [return_visit_display(v) for v in visits],
+            "reopen_until": _iso(reopen_until),
+            "version": event.version,
+            "closed_at": _iso(event.closed_at),
+            "updated_at": _iso(event.updated_at),
+        }
+    )
+    return row
+
+
+def event_public_display(event: Event) -> dict[str, Any]:
+    """Anonymised tracking view. A merged duplicate shows its master's progress under its own code."""
+    from .services import RATINGS, scrub_text
+
+    source = event.master if event.master_id and event.master is not None else event
+    names = _status_names()
+    entries = TimelineEntry.objects.filter(event=source, public=True).order_by("at", "pk")
+    steps = []
+    for e in entries:
+        steps.append(
+            {
+                "at": _iso(e.at),
+                "action": e.action,
+                "action_name": ACTION_LABELS.get(e.action, e.action),
+                "by": _label(Role, e.actor_role) if e.actor_role else "",
+                "status": names.get(e.to_status, "") if e.to_status else "",
+                "note": scrub_text(e.note) if e.action in PUBLIC_NOTE_ACTIONS else "",
+            }
+        )
+    if event.master_id:
+        closed_for_rating = source.status.is_closed and source.status.code != "rejected"
+    else:
+        closed_for_rating = source.status.code == "closed"
+    return {
+        "tracking_code": event.tracking_code,
+        "category": source.category.name if source.category_id and source.category else "",
+        "event_type": _label(EventType, source.event_type),
+        "status": {"code": source.status.code, "name": source.status.name},
+        "merged": bool(event.master_id),
+        "created_at": _iso(event.created_at),
+        "closed_at": _iso(source.closed_at),
+        "reject_reason": scrub_text(source.reject_reason) if source.status.code == "rejected" else "",
+        "rating": event.rating,
+        "rating_name": RATINGS.get(event.rating, ""),
+        "can_rate": closed_for_rating and not event.rating,
+        "timeline": steps,
+    }

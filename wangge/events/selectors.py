@@ -1,0 +1,243 @@
+"""Reads of events, always bounded by what the caller may see.
+
+Visible = inside the caller's territory (event.path, staff roles only; events not located yet: the
+district level), OR the caller handles it (handler_user, a member of handler_unit, or of a unit a
+whistle summoned). Anything else is a 404. Reporters follow their event through the tracking code.
+"""
+
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from wangge.accounts.roles import STAFF_ROLES
+from wangge.core.errors import NotFound
+from wangge.core.scope import scope_q
+
+from .models import Category, Event, HandlingUnit, ReturnVisit, Warning, WhistleSummon
+
+_RELATED = ("status", "category", "suggested_category", "grid", "handler_unit", "handler_user")
+
+
+def _unit_ids(user: Any) -> list[int]:
+    return list(user.handling_units.filter(active=True).values_list("pk", flat=True))
+
+
+def visible_q(user: Any) -> Q:
+    """The Q of events `user` may see."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return Q(pk__in=[])
+    if getattr(user, "is_superuser", False):
+        return Q()
+    q = Q(handler_user=user)
+    units = _unit_ids(user)
+    if units:
+        summoned = WhistleSummon.objects.filter(unit_id__in=units).values("whistle__event_id")
+        q |= Q(handler_unit_id__in=units) | Q(pk__in=summoned)
+    if getattr(user, "role", "") in STAFF_ROLES:
+        q |= scope_q(user) & ~Q(path="")
+        territory = getattr(user, "territory", None)
+        if territory is not None and territory.level == "district":
+            q |= Q(path="")
+    return q
+
+
+def events_visible(*, user: Any) -> QuerySet[Event]:
+    return Event.objects.filter(visible_q(user)).select_related(*_RELATED)
+
+
+def _truthy(value: Any) -> bool | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool):
+        return value
+    return str(value).lower() in ("1", "true", "yes", "on")
+
+
+def event_list(
+    *,
+    user: Any,
+    status: str = "",
+    category: str = "",
+    grid: str = "",
+    overdue: Any = None,
+    warning: str = "",
+    channel: str = "",
+    q: str = "",
+    needs_triage: Any = None,
+    level: str = "",
+    path: str = "",
+    mine: Any = None,
+    merged: Any = None,
+) -> QuerySet[Event]:
+    """Scoped list with filters: status (codes, comma-separated), category (code, with subcategories),
+    grid (id or code), overdue, warning (yellow/red), channel, q (text or tracking code), needs_triage,
+    level, path prefix, mine (I handle it), merged (duplicates merged into a master)."""
+    qs = events_visible(user=user)
+    if status:
+        qs = qs.filter(status__code__in=[s.strip() for s in status.split(",") if s.strip()])
+    if category:
+        codes = _category_codes(category)
+        qs = qs.filter(category__code__in=codes) if codes else qs.none()
+    if grid:
+        qs = qs.filter(grid_id=int(grid)) if grid.isdigit() and len(grid) < 15 else qs.filter(grid__code=grid)
+    now = timezone.now()
+    flag = _truthy(overdue)
+    if flag is True:
+        qs = qs.filter(deadline__lt=now, status__is_closed=False)
+    elif flag is False:
+        qs = qs.exclude(deadline__lt=now, status__is_closed=False)
+    if warning:
+        if warning == Warning.RED:
+            qs = qs.filter(Q(warning=Warning.RED) | Q(deadline__lt=now), status__is_closed=False)
+        elif warning == Warning.YELLOW:
+            qs = qs.filter(
+                Q(warning=Warning.YELLOW) | Q(warn_at__lt=now, deadline__gte=now), status__is_closed=False
+            ).exclude(warning=Warning.RED)
+        else:
+            qs = qs.filter(warning=warning)
+    if channel:
+        qs = qs.filter(channel=channel)
+    if q:
+        q = q.strip()
+        qs = qs.filter(Q(tracking_code=q.upper()) | Q(title__icontains=q) | Q(description__icontains=q))
+    flag = _truthy(needs_triage)
+    if flag is not None:
+        qs = qs.filter(needs_triage=flag)
+    if level:
+        qs = qs.filter(level=level)
+    if path:
+        qs = qs.filter(path__startswith=path)
+    flag = _truthy(merged)
+    if flag is not None:
+        qs = qs.filter(master__isnull=not flag)
+    if _truthy(mine):
+        units = _unit_ids(user)
+        qs = qs.filter(Q(handler_user=user) | Q(handler_unit_id__in=units))
+    return qs.order_by("-created_at", "-pk")
+
+
+def _category_codes(code: str) -> list[str]:
+    """The category and all its descendants."""
+    root = Category.objects.filter(code=code).first()
+    if root is None:
+        return []
+    by_parent: dict[int | None, list[Category]] = {}
+    for cat in Category.objects.all():
+        by_parent.setdefault(cat.parent_id, []).append(cat)
+    out, todo = [], [root]
+    while todo:
+        node = todo.pop()
+        out.append(node.code)
+        todo.extend(by_parent.get(node.pk, []))
+    return out
+
+
+def event_get(*, user: Any, pk: Any) -> Event:
+    """One event the user may see (NotFound otherwise, also for ids that do not exist)."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise NotFound("事件不存在", code="not_found") from None
+    event = events_visible(user=user).filter(pk=pk).first()
+    if event is None:
+        raise NotFound("事件不存在", code="not_found")
+    return event
+
+
+def event_by_tracking_code(*, tracking_code: str) -> Event:
+    event = (
+        Event.objects.select_related("status", "category", "master", "master__status", "master__category")
+        .filter(tracking_code=(tracking_code or "").strip().upper())
+        .first()
+    )
+    if event is None:
+        raise NotFound("查询码不存在", code="not_found")
+    return event
+
+
+def event_public(*, tracking_code: str) -> dict[str, Any]:
+    """The anonymised tracking view (a merged duplicate shows its master's progress)."""
+    from .display import event_public_display
+
+    return event_public_display(event_by_tracking_code(tracking_code=tracking_code))
+
+
+def my_tasks(*, user: Any) -> QuerySet[Event]:
+    """Open events waiting for this user: what they handle, plus (staff) events in their territory that
+    wait for acceptance, dispatch at their level, or verification."""
+    units = _unit_ids(user)
+    mine = Q(handler_user=user) | Q(handler_unit_id__in=units)
+    q = mine & Q(status__code__in=["dispatched", "handling", "suspended"])
+    if getattr(user, "role", "") in STAFF_ROLES:
+        territory = getattr(user, "territory", None)
+        level = territory.level if territory is not None else ""
+        here = Q(status__code="accepted", level=level) | Q(status__code__in=["handled", "verifying"])
+        if level == "grid":
+            here |= Q(status__code="pending")
+        q |= here & visible_q(user)
+    return (
+        Event.objects.filter(q & visible_q(user), master__isnull=True)
+        .select_related(*_RELATED)
+        .order_by("deadline", "created_at")
+    )
+
+
+def triage_queue(*, user: Any) -> QuerySet[Event]:
+    """Events waiting for a person to locate/classify them (below the confidence threshold)."""
+    return (
+        events_visible(user=user)
+        .filter(needs_triage=True, status__is_initial=True, master__isnull=True)
+        .order_by("created_at")
+    )
+
+
+def overdue_board(*, user: Any) -> QuerySet[Event]:
+    """Open events with a yellow warning or past their deadline, most urgent first."""
+    now = timezone.now()
+    return (
+        events_visible(user=user)
+        .filter(status__is_closed=False, master__isnull=True)
+        .filter(Q(warning__in=[Warning.YELLOW, Warning.RED]) | Q(warn_at__lt=now))
+        .order_by("deadline")
+    )
+
+
+def open_counts_by_grid(*, user: Any) -> list[dict[str, Any]]:
+    """Per grid: open and overdue counts (dashboard)."""
+    now = timezone.now()
+    rows = (
+        events_visible(user=user)
+        .filter(status__is_closed=False, master__isnull=True)
+        .exclude(grid__isnull=True)
+        .values("grid_id", "grid__code", "grid__name")
+        .annotate(open=Count("pk"), overdue=Count("pk", filter=Q(deadline__lt=now)))
+        .order_by("grid__code")
+    )
+    return [
+        {
+            "grid": r["grid_id"],
+            "grid_code": r["grid__code"],
+            "grid_name": r["grid__name"],
+            "open": r["open"],
+            "overdue": r["overdue"],
+        }
+        for r in rows
+    ]
+
+
+def return_visits_open(*, user: Any) -> QuerySet[ReturnVisit]:
+    """Return visits (回访) not done yet, assigned to the user or on events the user may see."""
+    return (
+        ReturnVisit.objects.filter(done_at__isnull=True)
+        .filter(Q(assigned_to=user) | Q(event__in=Event.objects.filter(visible_q(user))))
+        .select_related("event", "assigned_to")
+        .order_by("due", "pk")
+    )
+
+
+def units_for_event(*, event: Event) -> list[HandlingUnit]:
+    """Active handling units that cover where the event happened (their path is a prefix of it)."""
+    path = event.path or ""
+    units = HandlingUnit.objects.filter(active=True).order_by("kind", "name")
+    return [u for u in units if path.startswith(u.path) or not path]

@@ -1,0 +1,163 @@
+"""Duplicate detection: category, distance, building/address, time window, state, scope, API."""
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from wangge.conftest import STEP, assert_error, centre
+from wangge.core.errors import NotFound
+from wangge.events.dedupe import (
+    bounding_box,
+    duplicate_candidates,
+    find_duplicates,
+    haversine_m,
+    text_similarity,
+)
+from wangge.events.models import Category, Event, Status
+from wangge.events.services import EventInput, event_create
+
+M_PER_DEG = 111_320.0
+
+
+def make_event(
+    world: Any,
+    text: str,
+    *,
+    grid: Any = None,
+    north_m: float = 0.0,
+    east_m: float = 0.0,
+    col: int = 0,
+    category: str | None = "0103",
+    suggested: str | None = None,
+    address: str = "",
+    point: bool = True,
+    **input_kw: Any,
+) -> Event:
+    """An event at the centre of lattice cell `col` (offset in metres), located to `grid` and classified."""
+    grid = grid or world.g111
+    lat, lng = centre(col, 0)
+    lat += north_m / M_PER_DEG
+    lng += east_m / (M_PER_DEG * 0.857)  # cos(31°)
+    data = EventInput(
+        description=text,
+        lat=lat if point else None,
+        lng=lng if point else None,
+        address=address,
+        channel=input_kw.pop("channel", "resident"),
+        **input_kw,
+    )
+    event, _ = event_create(data=data)
+    cats = {c.code: c for c in Category.objects.filter(code__in=[x for x in (category, suggested) if x])}
+    Event.objects.filter(pk=event.pk).update(
+        path=grid.path,
+        grid=grid,
+        category=cats.get(category),
+        suggested_category=cats.get(suggested),
+        needs_triage=False,
+    )
+    event.refresh_from_db()
+    return event
+
+
+def test_geometry_helpers():
+    assert haversine_m(31.0, 112.0, 31.001, 112.0) == pytest.approx(111.2, abs=0.5)
+    min_lat, max_lat, min_lng, max_lng = bounding_box(31.0, 112.0, 100)
+    assert haversine_m(31.0, 112.0, max_lat, 112.0) == pytest.approx(100, abs=1)
+    assert haversine_m(31.0, 112.0, 31.0, max_lng) == pytest.approx(100, abs=1)
+    assert text_similarity("烧烤油烟很大", "烧烤油烟很大") == 1.0
+    assert text_similarity("烧烤油烟很大", "路灯不亮") == 0.0
+    assert 0 < text_similarity("小区门口烧烤油烟很大", "门口烧烤店油烟大") < 1
+    assert text_similarity("", "油烟") == 0.0
+
+
+@pytest.mark.django_db
+def test_find_duplicates_applies_every_rule(world, settings):
+    settings.WANGGE_DEDUPE_METRES = 100
+    settings.WANGGE_DEDUPE_HOURS = 72
+    base = make_event(world, "小区门口烧烤店油烟很大，呛得开不了窗", address="幸福路1号")
+    near_similar = make_event(world, "门口烧烤店油烟很大，开不了窗", north_m=30)
+    near_other_text = make_event(world, "饭店排烟管对着我家", east_m=-60)
+    suggested_only = make_event(world, "烧烤油烟呛人", north_m=-20, category=None, suggested="0103")
+    same_address = make_event(world, "幸福路1号楼下油烟", point=False, address="幸福路1号")
+    far = make_event(world, "小区门口烧烤店油烟很大", north_m=400)
+    just_outside = make_event(world, "小区门口烧烤店油烟很大", north_m=105)
+    other_category = make_event(world, "小区门口烧烤店油烟很大", north_m=10, category="0104")
+    old = make_event(world, "小区门口烧烤店油烟很大", north_m=10)
+    Event.objects.filter(pk=old.pk).update(created_at=base.created_at - timedelta(hours=80))
+    closed = make_event(world, "小区门口烧烤店油烟很大", north_m=10)
+    Event.objects.filter(pk=closed.pk).update(status=Status.objects.get(code="closed"))
+    rejected = make_event(world, "小区门口烧烤店油烟很大", north_m=10)
+    Event.objects.filter(pk=rejected.pk).update(status=Status.objects.get(code="rejected"))
+    merged = make_event(world, "小区门口烧烤店油烟很大", north_m=10)
+    Event.objects.filter(pk=merged.pk).update(master=near_similar)
+
+    rows = find_duplicates(event=base, limit=10)
+    found = [e.pk for e, _ in rows]
+    assert set(found) == {near_similar.pk, near_other_text.pk, suggested_only.pk, same_address.pk}
+    for excluded in (far, just_outside, other_category, old, closed, rejected, merged, base):
+        assert excluded.pk not in found
+    # Most similar text first; scores in [0, 1].
+    assert found[0] == near_similar.pk
+    scores = [s for _, s in rows]
+    assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
+    assert len(find_duplicates(event=base, limit=2)) == 2
+    # A wider window brings back the old report.
+    settings.WANGGE_DEDUPE_HOURS = 100
+    assert old.pk in [e.pk for e, _ in find_duplicates(event=base, limit=10)]
+
+
+@pytest.mark.django_db
+def test_candidate_query_is_bounded_by_box_and_window(world):
+    base = make_event(world, "油烟很大")
+    with CaptureQueriesContext(connection) as ctx:
+        find_duplicates(event=base)
+    assert len(ctx.captured_queries) == 1
+    sql = ctx.captured_queries[0]["sql"].lower()
+    assert "between" in sql and '"lat"' in sql and '"lng"' in sql and '"created_at"' in sql
+
+
+@pytest.mark.django_db
+def test_event_without_place_or_category(world):
+    nowhere = make_event(world, "油烟很大", point=False, address="临时", category=None)
+    Event.objects.filter(pk=nowhere.pk).update(address="")
+    nowhere.refresh_from_db()
+    assert find_duplicates(event=nowhere) == []
+    # No category yet: any category at the same place counts, ordered by text.
+    a = make_event(world, "路灯不亮", category=None)
+    b = make_event(world, "路灯不亮了", north_m=5, category="0702")
+    assert [e.pk for e, _ in find_duplicates(event=a)] == [b.pk]
+
+
+@pytest.mark.django_db
+def test_duplicate_candidates_are_scoped(world):
+    # Two reports 40 m apart on both sides of the border between grids g111 and g112.
+    west = make_event(world, "烧烤油烟很大", col=0, east_m=STEP * M_PER_DEG * 0.857 / 2 - 20)
+    east = make_event(
+        world, "烧烤油烟很大呛人", grid=world.g112, col=1, east_m=-(STEP * M_PER_DEG * 0.857 / 2 - 20)
+    )
+    assert [e.pk for e, _ in find_duplicates(event=west)] == [east.pk]
+    assert [e.pk for e, _ in duplicate_candidates(user=world.users.community1, event_id=west.pk)] == [east.pk]
+    assert duplicate_candidates(user=world.users.grid1, event_id=west.pk) == []
+    with pytest.raises(NotFound):
+        duplicate_candidates(user=world.users.grid2, event_id=west.pk)
+    with pytest.raises(NotFound):
+        duplicate_candidates(user=world.users.street2, event_id=west.pk)
+    with pytest.raises(NotFound):
+        duplicate_candidates(user=world.users.admin, event_id="abc")
+
+
+@pytest.mark.django_db
+def test_duplicates_api(world, api_for):
+    a = make_event(world, "小区门口烧烤店油烟很大")
+    b = make_event(world, "门口烧烤店油烟很大", north_m=20)
+    resp = api_for(world.users.community1).get(f"/api/v1/events/{a.pk}/duplicates/")
+    assert resp.status_code == 200, resp.content
+    [row] = resp.json()
+    assert row["id"] == b.pk and row["tracking_code"] == b.tracking_code and row["category"] == "0103"
+    assert 15 < row["distance_m"] < 25 and 0 < row["score"] <= 1
+    assert_error(api_for(world.users.street2).get(f"/api/v1/events/{a.pk}/duplicates/"), 404, "not_found")
+    assert_error(api_for(world.users.admin).get("/api/v1/events/999999/duplicates/"), 404, "not_found")
+    assert_error(api_for(world.users.resident1).get(f"/api/v1/events/{a.pk}/duplicates/"), 403)

@@ -1,0 +1,188 @@
+"""SOS watch (S6): the on-duty chain in plain minutes (nights and holidays count), acknowledgement, scope."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from wangge.audit.models import AuditEntry
+from wangge.conftest import assert_error
+from wangge.core.errors import Conflict, Forbidden, NotFound
+from wangge.events.models import Event, Notification, SosWatch
+from wangge.events.mqtt import mqtt_handle
+from wangge.events.services import EventInput, event_intake
+from wangge.events.sos import sos_acknowledge, sos_board, sos_sweep, sos_watch_start
+from wangge.events.tests.test_devices import make_devworld
+
+TZ = ZoneInfo("Asia/Shanghai")
+# 03:00 on National Day 2025 (a public holiday, at night): the SOS clock does not care.
+T0 = datetime(2025, 10, 1, 3, 0, tzinfo=TZ)
+
+
+@pytest.fixture
+def devworld(world):
+    return make_devworld(world)
+
+
+def _sos_event(devworld, **kw) -> Event:
+    data = EventInput(
+        description="一键呼叫求助",
+        channel="sos",
+        urgency="critical",
+        category_code="0502",
+        building_id=devworld.b1.pk,
+        lat=devworld.b1.lat,
+        lng=devworld.b1.lng,
+        external_id=kw.pop("external_id", "W-0001:t1"),
+        **kw,
+    )
+    event, _ = event_intake(data=data)
+    return event
+
+
+def _recipients(event: Event) -> list[str]:
+    return list(
+        Notification.objects.filter(event=event, kind="sos")
+        .order_by("id")
+        .values_list("recipient__username", flat=True)
+    )
+
+
+def test_escalation_chain_is_calendar_independent(devworld):
+    w = devworld.world
+    event = _sos_event(devworld)
+    assert event.path == w.g111.code
+    watch, created = sos_watch_start(event=event, now=T0)
+    assert created and watch.step == 1 and watch.step_deadline == T0 + timedelta(minutes=5)
+    assert sos_watch_start(event=event, now=T0 + timedelta(minutes=1)) == (watch, False)
+    # Step 1: the grid worker of g111 only (not grid2 of g112).
+    assert _recipients(event) == ["grid1"]
+
+    assert sos_sweep(now=T0 + timedelta(minutes=4, seconds=59)) == {"escalated": 0, "realerted": 0}
+    expected = [
+        (5, 2, 10, ["community1"]),  # community staff of c11 (not community2 of c12)
+        (10, 3, 15, ["street1"]),  # street staff of s1 (not street2)
+        (15, 4, 25, ["admin"]),  # district admin, 10 minutes
+    ]
+    for at, step, deadline, users in expected:
+        before = Notification.objects.filter(event=event).count()
+        assert sos_sweep(now=T0 + timedelta(minutes=at)) == {"escalated": 1, "realerted": 0}
+        watch.refresh_from_db()
+        assert watch.step == step and watch.step_deadline == T0 + timedelta(minutes=deadline)
+        assert _recipients(event)[before:] == users
+    # After the last step: the last step again every 10 minutes, until someone answers.
+    assert sos_sweep(now=T0 + timedelta(minutes=25)) == {"escalated": 0, "realerted": 1}
+    watch.refresh_from_db()
+    assert watch.step == 4 and watch.step_deadline == T0 + timedelta(minutes=35)
+    assert _recipients(event)[-1] == "admin" and _recipients(event).count("admin") == 2
+    # A late sweep (the scheduler was down): the step gets its full minutes from when it is alerted.
+    assert sos_sweep(now=T0 + timedelta(minutes=50)) == {"escalated": 0, "realerted": 1}
+    watch.refresh_from_db()
+    assert watch.step_deadline == T0 + timedelta(minutes=60)
+
+    entries = list(event.timeline.filter(action__startswith="sos").order_by("id"))
+    assert [e.action for e in entries] == ["sos_start"] + ["sos_escalate"] * 3 + ["sos_realert"] * 2
+    assert [e.data["step"] for e in entries] == [1, 2, 3, 4, 4, 4]
+    assert (
+        entries[1].data["from_step"] == 1 and entries[1].data["at"] == (T0 + timedelta(minutes=5)).isoformat()
+    )
+    assert entries[3].data["deadline"] == (T0 + timedelta(minutes=25)).isoformat()
+    assert not any(e.public for e in entries)
+    assert (
+        AuditEntry.objects.filter(action__in=["sos_escalate", "sos_realert"], object_id=str(event.pk)).count()
+        == 5
+    )
+
+    # The grid worker (an earlier step) answers: escalation stops.
+    ack = sos_acknowledge(event_id=event.pk, actor=w.users.grid1, now=T0 + timedelta(minutes=52))
+    assert ack.acknowledged_by_id == w.users.grid1.pk and ack.acknowledged_at == T0 + timedelta(minutes=52)
+    entry = event.timeline.get(action="sos_ack")
+    assert entry.data["elapsed_seconds"] == 52 * 60 and entry.actor_id == w.users.grid1.pk
+    count = Notification.objects.filter(event=event).count()
+    assert sos_sweep(now=T0 + timedelta(hours=5)) == {"escalated": 0, "realerted": 0}
+    assert Notification.objects.filter(event=event).count() == count
+    with pytest.raises(Conflict):
+        sos_acknowledge(event_id=event.pk, actor=w.users.admin)
+
+
+def test_same_minutes_on_a_working_tuesday_noon(devworld):
+    event = _sos_event(devworld)
+    t = datetime(2025, 9, 30, 11, 58, tzinfo=TZ)  # lunch break on a working day: still plain minutes
+    watch, _ = sos_watch_start(event=event, now=t)
+    assert watch.step_deadline == t + timedelta(minutes=5)
+    sos_sweep(now=t + timedelta(minutes=5))
+    watch.refresh_from_db()
+    assert watch.step_deadline == t + timedelta(minutes=10)
+
+
+def test_acknowledge_scope_and_duty(devworld):
+    w = devworld.world
+    event = _sos_event(devworld)
+    sos_watch_start(event=event, now=T0)
+    # Outside the event's territory: the SOS does not exist for them (404), whatever their role.
+    for outsider in (w.users.community2, w.users.grid2, w.users.street2, w.users.resident1):
+        with pytest.raises(NotFound):
+            sos_acknowledge(event_id=event.pk, actor=outsider)
+    # In scope, but the chain has not reached them yet (step 1 is the grid worker).
+    with pytest.raises(Forbidden):
+        sos_acknowledge(event_id=event.pk, actor=w.users.community1)
+    sos_sweep(now=T0 + timedelta(minutes=5))
+    watch = sos_acknowledge(event_id=event.pk, actor=w.users.community1, now=T0 + timedelta(minutes=6))
+    assert watch.step == 2 and watch.acknowledged_by_id == w.users.community1.pk
+    with pytest.raises(NotFound):
+        sos_acknowledge(event_id=999999, actor=w.users.admin)
+
+
+def test_api_board_and_ack(devworld, api_for):
+    w = devworld.world
+    # Through the real intake path: an SOS message starts the watch at step 1 (grid1 on duty in g111).
+    r = mqtt_handle(topic="wangge/devices/W-0001/sos", payload=b'{"msg_id": "api-1"}')
+    event_id = r.event_id
+    board = api_for(w.users.community1).get("/api/v1/sos/").json()
+    assert [row["event_id"] for row in board] == [event_id]
+    assert board[0]["step"] == 1 and board[0]["can_acknowledge"] is False and board[0]["overdue"] is False
+    assert api_for(w.users.grid1).get("/api/v1/sos/").json()[0]["can_acknowledge"] is True
+    assert api_for(w.users.community2).get("/api/v1/sos/").json() == []
+    assert_error(
+        api_for(w.users.community2).post(f"/api/v1/events/{event_id}/sos-ack/", {}, format="json"), 404
+    )
+    assert_error(api_for(w.users.grid2).post(f"/api/v1/events/{event_id}/sos-ack/", {}, format="json"), 404)
+    assert_error(
+        api_for(w.users.community1).post(f"/api/v1/events/{event_id}/sos-ack/", {}, format="json"),
+        403,
+        "sos_not_on_duty",
+    )
+    resp = api_for(w.users.grid1).post(
+        f"/api/v1/events/{event_id}/sos-ack/", {"note": "已电话联系，正在赶往"}, format="json"
+    )
+    assert resp.status_code == 200, resp.content
+    assert resp.json()["acknowledged_by"] == w.users.grid1.pk
+    assert Event.objects.get(pk=event_id).timeline.get(action="sos_ack").note == "已电话联系，正在赶往"
+    assert api_for(w.users.community1).get("/api/v1/sos/").json() == []
+    assert_error(api_for(w.users.admin).post(f"/api/v1/events/{event_id}/sos-ack/", {}, format="json"), 409)
+    assert_error(api_for(w.users.grid1).post("/api/v1/events/abc/sos-ack/", {}, format="json"), 404)
+
+
+def test_unlocated_sos_goes_to_the_district(devworld):
+    """Nowhere to place it: the grid, community and street steps have nobody and are recorded as skipped."""
+    data = EventInput(
+        description="一键呼叫求助",
+        channel="sos",
+        urgency="critical",
+        address="不知道在哪里",
+        external_id="Z:1",
+    )
+    event, _ = event_intake(data=data)
+    assert event.path == ""
+    watch, _ = sos_watch_start(event=event, now=T0)
+    assert watch.step == 4 and watch.step_deadline == T0 + timedelta(minutes=10)
+    assert _recipients(event) == ["admin"]
+    assert list(event.timeline.filter(action__startswith="sos").values_list("action", flat=True)) == [
+        "sos_skip",
+        "sos_skip",
+        "sos_skip",
+        "sos_start",
+    ]
+    assert [row["event_id"] for row in sos_board(user=devworld.world.users.admin)] == [event.pk]
+    assert sos_board(user=devworld.world.users.street1) == []
+    assert SosWatch.objects.count() == 1

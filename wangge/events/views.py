@@ -1,0 +1,793 @@
+"""Event pages: the public 我要说 form and tracking page, the staff intake forms, lists, boards and the
+event detail with its actions. Views only parse, call the events services/selectors and render; every
+rule (status graph, roles, scope, clocks, idempotency) lives in the services, whose Chinese errors are
+shown next to the form that caused them."""
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
+from django.utils.dateparse import parse_datetime
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+
+from wangge.accounts.roles import Role
+from wangge.core.errors import Conflict, NotFound, ServiceError
+
+from . import clock, dedupe, display, forms, selectors, services, sos, whistle
+from . import merge as merge_service
+from .models import Channel, Event, HandlingUnit, Status, Warning
+
+log = logging.getLogger(__name__)
+PAGE_SIZE = 30
+STAFF = {
+    Role.DISTRICT_ADMIN,
+    Role.STREET_STAFF,
+    Role.COMMUNITY_STAFF,
+    Role.GRID_WORKER,
+    Role.DEPT_HANDLER,
+}
+SUPERVISORS = {Role.DISTRICT_ADMIN, Role.STREET_STAFF, Role.COMMUNITY_STAFF}
+CONFLICT_MESSAGE = "事件已被他人更新，请刷新"
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Signed-in staff (any working role); residents and party members get 403."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = request.user
+        if not (user.is_superuser or getattr(user, "role", "") in STAFF):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _no_store(response: HttpResponse) -> HttpResponse:
+    add_never_cache_headers(response)
+    response["Cache-Control"] = "no-store, no-cache, must-revalidate, max-age=0, private"
+    return response
+
+
+def _event_or_404(user: Any, pk: int) -> Event:
+    try:
+        return selectors.event_get(user=user, pk=pk)
+    except NotFound:
+        raise Http404 from None
+
+
+def _message(exc: ServiceError) -> str:
+    if isinstance(exc, Conflict) and exc.code == "version_conflict":
+        return CONFLICT_MESSAGE
+    return exc.message
+
+
+def _attach(event: Event, files: list[Any], actor: Any) -> None:
+    """Photos sent with a report. They need the intake photo service (see the report to events-core)."""
+    if not files:
+        return
+    add = getattr(services, "event_photos_add", None)
+    if add is None:
+        log.warning(
+            "event %s: %d intake photo(s) not stored (no event_photos_add service)", event.pk, len(files)
+        )
+        return
+    add(event_id=event.pk, actor=actor, files=files)
+
+
+# --- page helpers (presentation only) -----------------------------------------------------------
+
+
+def _public_map() -> dict[str, Any]:
+    """Outlines of today's grids (no names, no people) so a pin can be placed without map tiles."""
+    from shapely.geometry import mapping
+
+    from wangge.territory.locator import grid_index
+
+    features = [
+        {"type": "Feature", "geometry": mapping(g.simplify(0.00005)), "properties": {}}
+        for g in grid_index().geoms
+    ]
+    return {"outlines": {"type": "FeatureCollection", "features": features}}
+
+
+_DT_KEYS = {
+    "at", "created_at", "closed_at", "deadline", "warn_at", "started_at", "finished_at", "due", "done_at",
+    "reopen_until", "updated_at", "acknowledged_at", "step_deadline",
+}  # fmt: skip
+
+
+def _dates(value: Any) -> Any:
+    """Display dicts carry ISO strings (they serve the API too); templates want datetimes."""
+    if isinstance(value, dict):
+        return {
+            k: (parse_datetime(v) or v) if k in _DT_KEYS and isinstance(v, str) else _dates(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_dates(v) for v in value]
+    return value
+
+
+def _light(event: Event, now: Any = None) -> str:
+    """Traffic light of the current stage clock: green / yellow (warning) / red (overdue); "" = no clock."""
+    if event.deadline is None or event.status.is_closed:
+        return ""
+    return {Warning.RED: "red", Warning.YELLOW: "yellow"}.get(display.warning_now(event, now), "green")
+
+
+def _rows(events: Any) -> list[dict[str, Any]]:
+    now = timezone.now()
+    return [{"event": e, "light": _light(e, now)} for e in events]
+
+
+def _card(event: Event, *, user: Any) -> dict[str, Any]:
+    """What the staff event page shows (display.event_detail: reporter contact masked), plus the
+    whistles, extensions, SOS watch, merged reports and likely duplicates."""
+    card = _dates(display.event_detail(event))
+    for item in [*card["attachments"], *(a for t in card["timeline"] for a in t["attachments"])]:
+        item["url"] = reverse("event-attachment", args=[event.pk, item["id"]])
+    watch = getattr(event, "sos_watch", None)
+    card.update(
+        {
+            "light": _light(event),
+            "rating_name": dict(forms.RATING_CHOICES).get(event.rating, event.rating),
+            "whistles": whistle.whistle_board(user=user, include_closed=True, event_id=event.pk),
+            "extensions": clock.extension_list(user=user, event_id=event.pk),
+            "sos": _dates(sos.sos_watch_display(watch)) if watch is not None else None,
+            "merged": list(event.merged.select_related("status").order_by("pk")),
+            "duplicates": _duplicates(user=user, event=event),
+            "point": {"lat": event.lat, "lng": event.lng} if event.lat is not None else None,
+            "may_admin": user.is_staff,
+        }
+    )
+    return card
+
+
+def _dispatch_units(*, user: Any, event: Event) -> Any:
+    """Units that can take this event: those at or above its place, and those inside its community."""
+    from django.db.models import Q
+
+    prefixes = {event.path[:n] for n in (6, 9, 12, 15) if len(event.path) >= n}
+    q = Q(path__in=prefixes) | Q(path="")
+    if len(event.path) >= 12:
+        q |= Q(path__startswith=event.path[:12])
+    return HandlingUnit.objects.filter(q, active=True).order_by("kind", "name")
+
+
+def _whistle_units(*, user: Any, event: Event) -> Any:
+    return _dispatch_units(user=user, event=event).exclude(kind=HandlingUnit.Kind.PROPERTY)
+
+
+def _duplicates(*, user: Any, event: Event) -> list[dict[str, Any]]:
+    """Likely duplicates the caller may see, with their similarity score."""
+    if event.status.is_closed or event.master_id:
+        return []
+    try:
+        found = dedupe.duplicate_candidates(user=user, event_id=event.pk)
+    except NotFound:
+        return []
+    return [{"event": e, "score": score, "light": _light(e)} for e, score in found]
+
+
+# What each edge of the status graph means for the page: which service and which form take it. Edges
+# an installation adds itself fall back to the plain transition form (note when the edge requires one).
+def _edge_kind(source: str, target: str) -> str:
+    if target == "rated":
+        return ""  # the reporter rates, on the tracking page
+    if source == "pending" and target == "accepted":
+        return "accept"
+    if target == "rejected":
+        return "reject"
+    if target == "dispatched":
+        return "dispatch"
+    if target == "handled":
+        return "feedback"
+    if source in {"handled", "verifying"} and target in {"closed", "handling"}:
+        return "verify"
+    if source == "handling" and target == "accepted":
+        return "escalate"
+    if source in {"closed", "rated"} and target == "handling":
+        return "reopen"
+    return "transition"
+
+
+_FORMS: dict[str, Callable[..., Any]] = {
+    "accept": lambda **kw: forms.AcceptForm(**kw),
+    "reject": lambda **kw: forms.ReasonForm(**kw),
+    "escalate": lambda **kw: forms.ReasonForm(**kw),
+    "reopen": lambda **kw: forms.ReasonForm(**kw),
+    "feedback": lambda **kw: forms.FeedbackForm(**kw),
+    "verify": lambda **kw: forms.VerifyForm(**kw),
+    "transition": lambda **kw: forms.NoteForm(**kw),
+}
+
+
+def _actions(*, user: Any, event: Event) -> list[dict[str, Any]]:
+    """The forms for what may happen next: one per edge of the status graph leaving the current status
+    (that the user's role may take), plus reassign, escalate, whistle, extension, SOS acknowledgement."""
+    role = getattr(user, "role", "")
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    version = {"version": event.version}
+    edges = event.status.outgoing.select_related("target").order_by("target__sort", "id")
+    for edge in edges:
+        if edge.roles and role not in edge.roles and not user.is_superuser:
+            continue
+        kind = _edge_kind(event.status.code, edge.target.code)
+        if not kind:
+            continue
+        key = f"transition:{edge.target.code}" if kind == "transition" else kind
+        if key in seen:
+            continue
+        seen.add(key)
+        prefix = f"{key.replace(':', '_')}-%s"
+        if kind == "dispatch":
+            form: Any = forms.DispatchForm(
+                initial=version, units=_dispatch_units(user=user, event=event), auto_id=prefix
+            )
+        else:
+            form = _FORMS[kind](initial=version, auto_id=prefix)
+        title = "核查" if kind == "verify" else edge.name
+        out.append(
+            {"key": key, "kind": kind, "title": title, "form": form, "requires_note": edge.requires_note}
+        )
+    status_code = event.status.code
+    open_ = not event.status.is_closed
+    if (
+        open_
+        and event.stage == "handle"
+        and status_code in {"dispatched", "handling"}
+        and role in SUPERVISORS | {""}
+    ):
+        form = forms.DispatchForm(
+            initial=version, units=_dispatch_units(user=user, event=event), auto_id="reassign-%s"
+        )
+        out.append({"key": "reassign", "kind": "reassign", "title": "改派", "form": form})
+    if open_ and "escalate" not in seen and event.level != "district" and status_code != "pending":
+        out.append(
+            {
+                "key": "escalate",
+                "kind": "escalate",
+                "title": "上报上级",
+                "form": forms.ReasonForm(initial=version, auto_id="escalate-%s"),
+            }
+        )
+    if open_ and status_code != "pending" and (role in SUPERVISORS or user.is_superuser):
+        form = forms.WhistleForm(units=_whistle_units(user=user, event=event), auto_id="whistle-%s")
+        out.append({"key": "whistle", "kind": "whistle", "title": "吹哨报到", "form": form})
+    if open_ and event.deadline is not None and event.stage == "handle":
+        out.append(
+            {
+                "key": "extension",
+                "kind": "extension",
+                "title": "申请延期",
+                "form": forms.ExtensionRequestForm(auto_id="ext-%s"),
+            }
+        )
+    watch = getattr(event, "sos_watch", None)
+    if watch is not None and watch.acknowledged_at is None:
+        out.insert(
+            0,
+            {
+                "key": "sos_ack",
+                "kind": "sos_ack",
+                "title": "SOS 确认响应",
+                "form": forms.NoteForm(auto_id="sos-%s"),
+            },
+        )
+    for a in out:
+        a.setdefault("error", "")
+        a["url"] = reverse("event-act", args=[event.pk, a["key"]])
+    return out
+
+
+# --- public: 我要说 and tracking ----------------------------------------------------------------
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def report(request: HttpRequest) -> HttpResponse:
+    """我要说: anyone reports a problem (no account). One Idempotency-Key per rendering of the form."""
+    if request.method != "POST":
+        form = forms.ReportForm(initial={"idem": forms.new_idempotency_key()})
+        return _no_store(render(request, "events/report.html", {"form": form, **_public_map()}))
+    form = forms.ReportForm(request.POST, request.FILES)
+    status = 400
+    if form.is_valid():
+        d = form.cleaned_data
+        anonymous = d["anonymous"]
+        data = services.EventInput(
+            description=d["description"],
+            channel=Channel.RESIDENT,
+            category_code=d["category"] or "",
+            lat=d["lat"],
+            lng=d["lng"],
+            address=d["address"] or "",
+            anonymous=anonymous or not (d["name"] or d["phone"]),
+            reporter_name="" if anonymous else d["name"],
+            reporter_phone="" if anonymous else d["phone"],
+        )
+        try:
+            event, created = services.event_intake(
+                data=data,
+                actor=request.user if request.user.is_authenticated else None,
+                idempotency_key=d["idem"] or None,
+            )
+            if created:
+                _attach(event, d["photos"], None)
+        except ServiceError as exc:
+            form.add_error(None, _message(exc))
+            status = exc.status
+        else:
+            context = {"event": event, "created": created}
+            return _no_store(
+                render(request, "events/report_done.html", context, status=201 if created else 200)
+            )
+    return _no_store(render(request, "events/report.html", {"form": form, **_public_map()}, status=status))
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def track_lookup(request: HttpRequest) -> HttpResponse:
+    """Type in a tracking code, land on its page."""
+    params = request.POST if request.method == "POST" else request.GET
+    form = forms.TrackLookupForm(params if "code" in params else None)
+    if form.is_bound and form.is_valid():
+        return redirect("track", code=form.cleaned_data["code"])
+    return render(request, "events/track_lookup.html", {"form": form}, status=400 if form.is_bound else 200)
+
+
+def _public_or_404(code: str) -> dict[str, Any]:
+    try:
+        return _dates(selectors.event_public(tracking_code=code.strip().upper()))
+    except NotFound:
+        raise Http404 from None
+
+
+@require_http_methods(["GET", "HEAD"])
+def track(request: HttpRequest, code: str) -> HttpResponse:
+    """Public tracking page: anonymised progress; rating when the matter is closed."""
+    info = _public_or_404(code)
+    return _no_store(render(request, "events/track.html", {"info": info, "rating_form": forms.RatingForm()}))
+
+
+@require_POST
+def track_rate(request: HttpRequest, code: str) -> HttpResponse:
+    info = _public_or_404(code)
+    form = forms.RatingForm(request.POST)
+    status = 400
+    if form.is_valid():
+        try:
+            services.event_rate(
+                tracking_code=info["tracking_code"],
+                rating=form.cleaned_data["rating"],
+                comment=form.cleaned_data["comment"],
+            )
+        except ServiceError as exc:
+            form.add_error(None, _message(exc))
+            status = exc.status
+        else:
+            messages.success(request, "感谢您的评价！")
+            return redirect("track", code=info["tracking_code"])
+    context = {"info": info, "rating_form": form}
+    return _no_store(render(request, "events/track.html", context, status=status))
+
+
+# --- staff intake -------------------------------------------------------------------------------
+
+
+def _staff_intake(
+    request: HttpRequest,
+    *,
+    form_class: type[Any],
+    template: str,
+    build: Callable[[dict[str, Any]], tuple[Any, str | None]],
+) -> HttpResponse:
+    if request.method != "POST":
+        form = form_class(initial={"idem": forms.new_idempotency_key()})
+        return _no_store(render(request, template, {"form": form, **_public_map()}))
+    form = form_class(request.POST, request.FILES)
+    status = 400
+    if form.is_valid():
+        data, key = build(form.cleaned_data)
+        try:
+            event, created = services.event_intake(data=data, actor=request.user, idempotency_key=key)
+            if created:
+                _attach(event, form.cleaned_data.get("photos") or [], request.user)
+        except ServiceError as exc:
+            form.add_error(None, _message(exc))
+            status = exc.status
+        else:
+            if created:
+                messages.success(request, f"已登记，查询码 {event.tracking_code}")
+            else:
+                messages.info(request, f"该事件已登记过（查询码 {event.tracking_code}），未重复创建")
+            return redirect("event-detail", pk=event.pk)
+    return _no_store(render(request, template, {"form": form, **_public_map()}, status=status))
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@staff_required
+def hotline_new(request: HttpRequest) -> HttpResponse:
+    """12345 operator: one work order. The work-order number makes a retry land on the same event."""
+
+    def build(d: dict[str, Any]) -> tuple[Any, str | None]:
+        data = services.EventInput(
+            description=d["description"],
+            channel=Channel.HOTLINE,
+            event_type=d["event_type"],
+            urgency=d["urgency"],
+            category_code=d["category"] or "",
+            lat=d["lat"],
+            lng=d["lng"],
+            address=d["address"] or "",
+            anonymous=d["anonymous"],
+            reporter_name="" if d["anonymous"] else d["caller"],
+            reporter_phone="" if d["anonymous"] else d["phone"],
+            external_id=(d["work_order"] or "").strip() or None,
+            extra={"work_order": (d["work_order"] or "").strip()} if d["work_order"] else {},
+        )
+        return data, d["idem"] or None
+
+    return _staff_intake(
+        request, form_class=forms.HotlineForm, template="events/hotline_form.html", build=build
+    )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@staff_required
+def patrol_new(request: HttpRequest) -> HttpResponse:
+    """Grid worker's finding on patrol: camera photo and GPS (WGS-84 from the browser)."""
+
+    def build(d: dict[str, Any]) -> tuple[Any, str | None]:
+        data = services.EventInput(
+            description=d["description"],
+            channel=Channel.PATROL,
+            urgency=d["urgency"],
+            category_code=d["category"] or "",
+            lat=d["lat"],
+            lng=d["lng"],
+            address=d["address"] or "",
+            anonymous=True,
+            extra={"crs": "wgs84", "source": "gps"} if d["lat"] is not None else {},
+        )
+        return data, d["idem"] or None
+
+    return _staff_intake(
+        request, form_class=forms.PatrolForm, template="events/patrol_form.html", build=build
+    )
+
+
+# --- staff lists and boards ---------------------------------------------------------------------
+
+
+@staff_required
+def event_list(request: HttpRequest) -> HttpResponse:
+    form = forms.EventFilterForm(
+        request.GET or None, statuses=Status.objects.order_by("sort"), channels=Channel.choices
+    )
+    filters: dict[str, Any] = {}
+    if form.is_bound and form.is_valid():
+        filters = {k: v for k, v in form.cleaned_data.items() if v}
+    events = selectors.event_list(user=request.user, **filters)
+    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "events/event_list.html",
+        {"form": form, "page_obj": page, "rows": _rows(page.object_list)},
+    )
+
+
+@staff_required
+def my_tasks(request: HttpRequest) -> HttpResponse:
+    events = selectors.my_tasks(user=request.user)
+    return render(request, "events/tasks.html", {"rows": _rows(events)})
+
+
+@staff_required
+def triage(request: HttpRequest) -> HttpResponse:
+    events = selectors.triage_queue(user=request.user)
+    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = _rows(page.object_list)
+    for row in rows:
+        row["accept_form"] = forms.AcceptForm(
+            initial={
+                "category": row["event"].suggested_category.code if row["event"].suggested_category else ""
+            },
+            auto_id=f"tri{row['event'].pk}_%s",
+        )
+        row["reject_form"] = forms.ReasonForm(auto_id=f"rej{row['event'].pk}_%s")
+    return render(request, "events/triage.html", {"page_obj": page, "rows": rows})
+
+
+@staff_required
+def overdue(request: HttpRequest) -> HttpResponse:
+    """Yellow and red events, grouped by grid (red first within each grid)."""
+    groups: dict[Any, dict[str, Any]] = {}
+    for row in _rows(selectors.overdue_board(user=request.user)[:1000]):
+        e = row["event"]
+        g = groups.setdefault(
+            e.grid_id, {"name": e.grid.name if e.grid else "未定位到网格", "rows": [], "red": 0, "yellow": 0}
+        )
+        g["rows"].append(row)
+        g["red" if row["light"] == "red" else "yellow"] += 1
+    ordered = sorted(groups.values(), key=lambda g: (-g["red"], -g["yellow"], g["name"]))
+    for g in ordered:
+        g["rows"].sort(key=lambda r: r["light"] != "red")
+    context = {
+        "groups": ordered,
+        "red_total": sum(g["red"] for g in ordered),
+        "yellow_total": sum(g["yellow"] for g in ordered),
+    }
+    return render(request, "events/overdue.html", context)
+
+
+@staff_required
+def whistles(request: HttpRequest) -> HttpResponse:
+    board = whistle.whistle_board(user=request.user)
+    return render(request, "events/whistles.html", {"board": board})
+
+
+# --- event detail and actions -------------------------------------------------------------------
+
+
+def _detail_context(
+    request: HttpRequest, event: Event, failed: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    actions = _actions(user=request.user, event=event)
+    action_error = ""
+    for a in actions:
+        if failed and a["key"] == failed["key"]:
+            a["form"], a["error"], a["open"] = failed["form"], failed["error"], True
+            break
+    else:
+        if failed:  # the action is no longer offered (the event moved on): say why above the actions
+            action_error = failed["error"] or "该操作当前不可用，请刷新"
+    user = request.user
+    return {
+        "action_error": action_error,
+        **(_public_map() if event.lat is not None else {}),
+        "event": event,
+        "card": _card(event, user=user),
+        "actions": actions,
+        "my_units": set(user.handling_units.values_list("pk", flat=True)),
+        "may_decide": user.is_superuser or getattr(user, "role", "") in SUPERVISORS,
+    }
+
+
+@staff_required
+def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    event = _event_or_404(request.user, pk)
+    return _no_store(render(request, "events/event_detail.html", _detail_context(request, event)))
+
+
+def _run_action(request: HttpRequest, event: Event, key: str) -> tuple[Any, Callable[[], Any] | None]:
+    """Bind the action's form and return (form, call); `call` runs the service (None: the form is invalid).
+    The page's version travels with every form, so acting on a stale page is refused by the service."""
+    user, post, files = request.user, request.POST, request.FILES
+    eid = event.pk
+    kind, _, target = key.partition(":")
+    form: Any
+    if kind == "accept":
+        form = forms.AcceptForm(post)
+        if not form.is_valid():
+            return form, None
+        d = form.cleaned_data
+        return form, lambda: services.event_accept(
+            event_id=eid,
+            actor=user,
+            category_code=d["category"] or None,
+            urgency=d["urgency"] or None,
+            note=d["note"],
+            expected_version=d["version"],
+        )
+    if kind in {"reject", "escalate", "reopen"}:
+        form = forms.ReasonForm(post)
+        if not form.is_valid():
+            return form, None
+        d = form.cleaned_data
+        fn = {
+            "reject": services.event_reject,
+            "escalate": services.event_escalate,
+            "reopen": services.event_reopen,
+        }[kind]
+        return form, lambda: fn(event_id=eid, actor=user, reason=d["reason"], expected_version=d["version"])
+    if kind in {"dispatch", "reassign"}:
+        form = forms.DispatchForm(post, units=_dispatch_units(user=user, event=event))
+        if not form.is_valid():
+            return form, None
+        d = form.cleaned_data
+        unit_id = d["unit"].pk if d["unit"] else None
+        if kind == "reassign":
+            return form, lambda: services.event_reassign(
+                event_id=eid,
+                actor=user,
+                reason=d["reason"] or "",
+                unit_id=unit_id,
+                user_id=d["user"],
+                expected_version=d["version"],
+            )
+        return form, lambda: services.event_dispatch(
+            event_id=eid,
+            actor=user,
+            unit_id=unit_id,
+            user_id=d["user"],
+            reason=d["reason"] or "",
+            expected_version=d["version"],
+        )
+    if kind == "feedback":
+        form = forms.FeedbackForm(post, files)
+        if not form.is_valid():
+            return form, None
+        d = form.cleaned_data
+        return form, lambda: services.event_feedback(
+            event_id=eid, actor=user, note=d["note"], files=d["photos"], expected_version=d["version"]
+        )
+    if kind == "verify":
+        form = forms.VerifyForm(post)
+        if not form.is_valid():
+            return form, None
+        d = form.cleaned_data
+        return form, lambda: services.event_verify(
+            event_id=eid, actor=user, passed=d["passed"], note=d["note"], expected_version=d["version"]
+        )
+    if kind == "transition":
+        form = forms.NoteForm(post)
+        if not form.is_valid():
+            return form, None
+        d = form.cleaned_data
+        return form, lambda: services.event_transition(
+            event_id=eid, target=target, actor=user, note=d["note"], expected_version=d["version"]
+        )
+    if kind == "whistle":
+        form = forms.WhistleForm(post, units=_whistle_units(user=user, event=event))
+        if not form.is_valid():
+            return form, None
+        d = form.cleaned_data
+        return form, lambda: whistle.whistle_blow(
+            event_id=eid, actor=user, unit_ids=[u.pk for u in d["units"]], note=d["note"]
+        )
+    if kind == "summon_ack":
+        if not target.isdigit():
+            raise Http404
+        return forms.NoteForm(post), lambda: whistle.whistle_acknowledge(summon_id=int(target), actor=user)
+    if kind == "extension":
+        form = forms.ExtensionRequestForm(post)
+        if not form.is_valid():
+            return form, None
+        d = form.cleaned_data
+        return form, lambda: clock.extension_request(
+            event_id=eid, actor=user, amount=d["amount"], unit=d["unit"], reason=d["reason"]
+        )
+    if kind == "extension_decide":
+        form = forms.ExtensionDecideForm(post)
+        if not form.is_valid():
+            return form, None
+        d = form.cleaned_data
+        return form, lambda: clock.extension_decide(
+            request_id=d["extension"], actor=user, approve=d["approve"], note=d["note"]
+        )
+    if kind == "sos_ack":
+        form = forms.NoteForm(post)
+        if not form.is_valid():
+            return form, None
+        d = form.cleaned_data
+        return form, lambda: sos.sos_acknowledge(event_id=eid, actor=user, note=d["note"])
+    raise Http404
+
+
+@require_POST
+@staff_required
+def event_act(request: HttpRequest, pk: int, key: str) -> HttpResponse:
+    """One action on one event (POST). Success: back to the event page (htmx: HX-Redirect). Failure: the
+    same form with the Chinese error beside it (htmx: only that form's fragment)."""
+    event = _event_or_404(request.user, pk)
+    form, call = _run_action(request, event, key)
+    error, status = "", 400
+    if call is not None:
+        try:
+            call()
+        except ServiceError as exc:
+            error, status = _message(exc), exc.status
+            posted = request.POST.get("version", "")
+            if isinstance(exc, Conflict) and posted.isdigit() and int(posted) != event.version:
+                # The page was stale: somebody else moved the event first; that is the real reason.
+                error = CONFLICT_MESSAGE if error == CONFLICT_MESSAGE else f"{CONFLICT_MESSAGE}（{error}）"
+            if isinstance(exc, NotFound):
+                raise Http404 from None
+        else:
+            messages.success(request, "操作成功")
+            url = reverse("event-detail", args=[pk])
+            back = request.POST.get("next", "")
+            if back and url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+                url = back
+            if request.headers.get("HX-Request"):
+                response = HttpResponse(status=200)
+                response["HX-Redirect"] = url
+                return response
+            return redirect(url)
+    event = _event_or_404(request.user, pk)
+    failed = {"key": key, "form": form, "error": error}
+    context = _detail_context(request, event, failed)
+    if request.headers.get("HX-Request"):
+        action = next((a for a in context["actions"] if a["key"] == key), None) or {
+            "key": key,
+            "kind": "gone",
+            "title": "操作",
+            "error": context["action_error"],
+            "url": reverse("event-act", args=[pk, key]),
+        }
+        return _no_store(
+            render(request, "events/partials/action.html", {"event": event, "a": action}, status=status)
+        )
+    return _no_store(render(request, "events/event_detail.html", context, status=status))
+
+
+@staff_required
+def dispatch_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """「谁会收到？」 dry run of the dispatch rules (htmx fragment)."""
+    event = _event_or_404(request.user, pk)
+    try:
+        result = services.dispatch_resolve(event=event)
+        error = ""
+    except ServiceError as exc:
+        result, error = None, exc.message
+    return render(request, "events/partials/dispatch_preview.html", {"result": result, "error": error})
+
+
+@staff_required
+def attachment(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
+    """A photo of an event, only for staff who may see the event (never a public media URL)."""
+    event = _event_or_404(request.user, pk)
+    att = event.attachments.filter(pk=aid).first()
+    if att is None:
+        raise Http404
+    response = FileResponse(att.file.open("rb"), content_type=att.content_type or "application/octet-stream")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@staff_required
+def merge(request: HttpRequest, pk: int) -> HttpResponse:
+    """Merge screen: likely duplicates of this event, side by side; the chosen ones follow this master."""
+    event = _event_or_404(request.user, pk)
+    candidates = _duplicates(user=request.user, event=event)
+    events = [c["event"] for c in candidates]
+    status = 200
+    if request.method == "POST":
+        form = forms.MergeForm(request.POST, candidates=events)
+        status = 400
+        if form.is_valid():
+            try:
+                merge_service.event_merge(
+                    master_id=event.pk,
+                    duplicate_ids=[int(x) for x in form.cleaned_data["duplicates"]],
+                    actor=request.user,
+                    note=form.cleaned_data["note"],
+                )
+            except ServiceError as exc:
+                form.add_error(None, _message(exc))
+                status = exc.status
+            else:
+                messages.success(request, "已合并")
+                return redirect("event-detail", pk=event.pk)
+    else:
+        form = forms.MergeForm(candidates=events)
+    context = {"event": event, "candidates": candidates, "form": form}
+    return _no_store(render(request, "events/merge.html", context, status=status))

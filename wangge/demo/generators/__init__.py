@@ -15,7 +15,7 @@ from django.db import transaction
 
 from wangge.audit.services import audit_record
 
-from . import accounts, housing, organisations, party, people, places, territory
+from . import accounts, events, housing, organisations, party, people, places, territory
 from .base import DemoContext
 
 STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
@@ -27,15 +27,27 @@ STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("organisations", organisations.generate),
     ("party", party.generate),
     ("accounts", accounts.generate),
+    ("events", events.generate),
 ]
 
 
 def generate(
-    *, seed: int, residents: int, today: date, password: str, log: Callable[[str], None] | None = None
+    *,
+    seed: int,
+    residents: int,
+    today: date,
+    password: str,
+    log: Callable[[str], None] | None = None,
+    events: int | None = None,
 ) -> DemoContext:
     """Fill an empty database with the demo district; all or nothing (one transaction)."""
     ctx = DemoContext(
-        seed=seed, residents=residents, today=today, password=password, log=log or (lambda s: None)
+        seed=seed,
+        residents=residents,
+        today=today,
+        password=password,
+        log=log or (lambda s: None),
+        events=events,
     )
     with transaction.atomic():
         for name, step in STEPS:
@@ -46,6 +58,12 @@ def generate(
             actor=None,
             action="demo.generate",
             path=ctx.district.code,
-            after={"seed": seed, "residents": residents, "today": today.isoformat(), "counts": ctx.counts},
+            after={
+                "seed": seed,
+                "residents": residents,
+                "events": events,
+                "today": today.isoformat(),
+                "counts": ctx.counts,
+            },
         )
     return ctx

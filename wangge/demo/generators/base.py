@@ -53,6 +53,7 @@ class DemoContext:
     today: date
     password: str
     log: Callable[[str], None] = print
+    events: int | None = None  # how many events (None: scaled to the residents, see generators/events.py)
     counts: dict[str, int] = field(default_factory=dict)
     # territory
     district: Any = None

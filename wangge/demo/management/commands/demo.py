@@ -38,6 +38,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--if-empty", action="store_true", help="数据库已有区划时什么也不做（仍列出账号）"
         )
+        parser.add_argument(
+            "--events",
+            type=int,
+            default=None,
+            help="演示事件数（默认按居民数折算：14300 人约 6000 件，为参照日前 6 个月）",
+        )
         parser.add_argument("--quiet", action="store_true", help="只输出演示账号表")
         parser.add_argument(
             "--today", type=_day, default=None, help="计算年龄的参照日 YYYY-MM-DD（默认今天）"
@@ -48,6 +54,8 @@ class Command(BaseCommand):
         say = (lambda s: None) if quiet else self.stdout.write
         if options["residents"] < 0:
             raise CommandError("--residents 不能为负数")
+        if options["events"] is not None and options["events"] < 0:
+            raise CommandError("--events 不能为负数")
         if Territory.objects.filter(level=Level.DISTRICT).exists():
             if not options["if_empty"]:
                 raise CommandError("数据库中已有区划数据；演示数据只能写入空库（加 --if-empty 可跳过）")
@@ -62,6 +70,7 @@ class Command(BaseCommand):
                 today=today,
                 password=settings.DEMO_PASSWORD,
                 log=say,
+                events=options["events"],
             )
             say(f"完成，用时 {time.perf_counter() - started:.1f} 秒：")
             say("  " + "，".join(f"{k} {v}" for k, v in ctx.counts.items()))

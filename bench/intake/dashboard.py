@@ -12,7 +12,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 
 
@@ -131,17 +130,10 @@ def load(n: int, grids: list[Any], seed: int = 3) -> float:
 
 
 def equivalent_queryset(user: Any) -> Any:
-    """The selector's query as a queryset (for EXPLAIN): same filters as open_counts_by_grid."""
-    from wangge.events.selectors import events_visible
+    """The selector's own query (for EXPLAIN)."""
+    from wangge.events.selectors import open_counts_queryset
 
-    return (
-        events_visible(user=user)
-        .filter(status__is_closed=False)
-        .exclude(grid__isnull=True)
-        .values("grid_id", "grid__code", "grid__name")
-        .annotate(open=Count("pk"), overdue=Count("pk", filter=Q(deadline__lt=timezone.now())))
-        .order_by("grid__code")
-    )
+    return open_counts_queryset(user=user)
 
 
 def time_counts(user: Any, repeat: int = 7) -> tuple[list[float], list[dict[str, Any]]]:

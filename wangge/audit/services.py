@@ -1,5 +1,7 @@
 """The one writer of audit rows. Callers run it inside their own transaction."""
 
+from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
 from django.db import models
@@ -64,3 +66,24 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any],
     """Only the keys that changed, as (before, after)."""
     keys = [k for k in after if before.get(k) != after.get(k)]
     return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}
+
+
+def snapshot(obj: models.Model, fields: Iterable[str]) -> dict[str, Any]:
+    """JSON-safe values of plain (non-personal) fields of `obj` for audit rows (foreign keys as ids)."""
+    out: dict[str, Any] = {}
+    for name in fields:
+        value = getattr(obj, obj._meta.get_field(name).attname)
+        if isinstance(value, date):
+            value = value.isoformat()
+        out[name] = value
+    return out
+
+
+def audit_change(
+    *, actor: Any, action: str, obj: models.Model, before: dict[str, Any], after: dict[str, Any]
+) -> AuditEntry | None:
+    """Audit an update with only the changed keys; nothing when nothing changed."""
+    b, a = diff(before, after)
+    if a or b:
+        return audit_record(actor=actor, action=action, obj=obj, before=b, after=a)
+    return None

@@ -1,5 +1,6 @@
 """API plumbing shared by every domain: one error shape, pagination, scope-aware base views."""
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -7,7 +8,10 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .errors import ServiceError
@@ -69,3 +73,41 @@ class Pagination(PageNumberPagination):
 
 def not_found_response() -> Response:
     return Response(error_body("not_found", _MESSAGES["not_found"]), status=status.HTTP_404_NOT_FOUND)
+
+
+def validated(serializer_class: type, request: Request, *, partial: bool = False) -> dict[str, Any]:
+    """The request body checked by `serializer_class`, as a plain dict (400 "invalid" otherwise).
+
+    With `partial` (PATCH) only the keys the client sent are kept, so serializer defaults never
+    overwrite stored values.
+    """
+    ser = serializer_class(data=request.data, partial=partial)
+    ser.is_valid(raise_exception=True)
+    data = dict(ser.validated_data)
+    if partial:
+        data = {k: v for k, v in data.items() if k in request.data}
+    return data
+
+
+def paginated(view: Any, qs: Any, render: Callable[[Sequence[Any]], list[Any]]) -> Response:
+    """One page of `qs` rendered by `render` (rows -> JSON-ready list); all of it when paging is off."""
+    page = view.paginate_queryset(qs)
+    if page is None:
+        return Response(render(qs))
+    return view.get_paginated_response(render(page))
+
+
+def per_row(fn: Callable[[Any], Any]) -> Callable[[Sequence[Any]], list[Any]]:
+    """A `paginated` renderer that renders each row with `fn`."""
+    return lambda rows: [fn(r) for r in rows]
+
+
+class FileAPIView(APIView):
+    """Answers with a file; `?format=` is the view's own parameter, not DRF's renderer override.
+
+    Errors still come back as JSON.
+    """
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type

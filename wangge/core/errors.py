@@ -34,3 +34,14 @@ class Forbidden(ServiceError):
 class Conflict(ServiceError):
     status = 409
     default_code = "conflict"
+
+
+def get_or_not_found(qs: Any, pk: Any, what: str) -> Any:
+    """The row of `qs` with primary key `pk`; NotFound ("未找到该<what>") for unknown or malformed ids.
+
+    Pass an already scoped queryset: an id outside the caller's territory is then not found either.
+    """
+    try:
+        return qs.get(pk=int(pk))
+    except (TypeError, ValueError, qs.model.DoesNotExist):
+        raise NotFound(f"未找到该{what}", code="not_found") from None

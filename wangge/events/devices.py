@@ -13,7 +13,7 @@ from django.db.models import Q, QuerySet
 
 from wangge.accounts.roles import P_EDIT_REGISTER, P_VIEW_REGISTER
 from wangge.audit.services import audit_record
-from wangge.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from wangge.core.errors import Conflict, Forbidden, InvalidInput, NotFound, get_or_not_found
 from wangge.core.scope import path_in_scope, scope_queryset
 
 from .models import Device
@@ -180,10 +180,9 @@ def device_list(
 def device_get(*, user: Any, pk: Any) -> Device:
     """One device in the caller's territory (unknown or outside → 404)."""
     _require(user, P_VIEW_REGISTER, "没有查看设备的权限")
-    try:
-        return scope_queryset(Device.objects.select_related("place", "building"), user).get(pk=int(pk))
-    except (TypeError, ValueError, Device.DoesNotExist):
-        raise NotFound("未找到该设备", code="not_found")
+    return get_or_not_found(
+        scope_queryset(Device.objects.select_related("place", "building"), user), pk, "设备"
+    )
 
 
 def device_display(device: Device) -> dict[str, Any]:

@@ -68,6 +68,17 @@ def _photo_widget(capture: str | None = None) -> MultipleFileInput:
     return MultipleFileInput(attrs=attrs)
 
 
+class CategoryChoicesMixin(forms.Form):
+    """Fills the form's `category` field with the active categories when the form is built."""
+
+    category_blank: str | None = None  # label of the empty choice; None: category_choices' default
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        blank = {} if self.category_blank is None else {"blank": self.category_blank}
+        self.fields["category"].choices = category_choices(**blank)
+
+
 class LocationMixin(forms.Form):
     lat = forms.FloatField(required=False, widget=forms.HiddenInput, min_value=-90, max_value=90)
     lng = forms.FloatField(required=False, widget=forms.HiddenInput, min_value=-180, max_value=180)
@@ -82,7 +93,7 @@ class LocationMixin(forms.Form):
         return data
 
 
-class ReportForm(LocationMixin):
+class ReportForm(CategoryChoicesMixin, LocationMixin):
     """我要说: anyone, no account."""
 
     description = forms.CharField(
@@ -108,13 +119,11 @@ class ReportForm(LocationMixin):
     )
     idem = forms.CharField(widget=forms.HiddenInput, max_length=100, required=False)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["category"].choices = category_choices()
 
-
-class HotlineForm(LocationMixin):
+class HotlineForm(CategoryChoicesMixin, LocationMixin):
     """12345 hotline operator: one work order."""
+
+    category_blank = "—"
 
     work_order = forms.CharField(label="工单编号", max_length=100, required=False)
     caller = forms.CharField(label="来电人", max_length=50, required=False)
@@ -137,13 +146,11 @@ class HotlineForm(LocationMixin):
     anonymous = forms.BooleanField(label="来电人要求保密", required=False)
     idem = forms.CharField(widget=forms.HiddenInput, max_length=100, required=False)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["category"].choices = category_choices(blank="—")
 
-
-class PatrolForm(LocationMixin):
+class PatrolForm(CategoryChoicesMixin, LocationMixin):
     """Grid worker in the street: camera photo and GPS."""
+
+    category_blank = "—"
 
     description = forms.CharField(
         label="发现的问题",
@@ -155,10 +162,6 @@ class PatrolForm(LocationMixin):
     urgency = forms.ChoiceField(label="紧急程度", choices=Urgency.choices, initial=Urgency.NORMAL)
     photos = PhotosField(label="现场照片", widget=_photo_widget("environment"))
     idem = forms.CharField(widget=forms.HiddenInput, max_length=100, required=False)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["category"].choices = category_choices(blank="—")
 
 
 class RatingForm(forms.Form):
@@ -195,13 +198,10 @@ class NoteForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
 
-class AcceptForm(NoteForm):
+class AcceptForm(CategoryChoicesMixin, NoteForm):
+    category_blank = "—（沿用系统建议）"
     category = forms.ChoiceField(label="分类", required=False)
     urgency = forms.ChoiceField(label="紧急程度", required=False, choices=[("", "—"), *Urgency.choices])
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["category"].choices = category_choices(blank="—（沿用系统建议）")
 
 
 class ReasonForm(forms.Form):

@@ -7,15 +7,11 @@ column, reason in Chinese; personal values masked) without stopping the others. 
 wangge.exchange.readers (header row detection, .xlsx/.xls/.csv, encodings).
 """
 
-import contextlib
 import datetime as dt
 import hashlib
 import os
 import re
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -28,7 +24,7 @@ from wangge.core.errors import Forbidden, InvalidInput, ServiceError
 from wangge.core.masking import mask_name, mask_phone
 from wangge.exchange.columns import COORD_NOTE, Column, Spec
 from wangge.exchange.files import template_xlsx
-from wangge.exchange.readers import check_table_name, open_table
+from wangge.exchange.readers import check_table_name, open_table, upload_path
 from wangge.registry.bulk import RowError, RowInvalid, parse_coords, text
 from wangge.territory.coords import CRS_CHOICES, WGS84, to_wgs84
 
@@ -243,19 +239,6 @@ def _row_input(row: dict[str, Any], crs: str, categories: _Categories) -> EventI
     )
 
 
-@contextlib.contextmanager
-def _local_path(upload: Any, name: str) -> Iterator[str]:
-    temp = getattr(upload, "temporary_file_path", None)
-    if temp is not None:
-        yield temp()
-        return
-    with tempfile.NamedTemporaryFile(suffix=Path(name).suffix.lower()) as tmp:
-        for chunk in upload.chunks():
-            tmp.write(chunk)
-        tmp.flush()
-        yield tmp.name
-
-
 def hotline_import(*, actor: Any, file: Any, crs: str = WGS84) -> HotlineResult:
     """Import a 12345 work-order file. Each row is intake'd in its own transaction (a bad row never
     undoes the good ones); the import itself is audited once, with its counts.
@@ -280,7 +263,7 @@ def hotline_import(*, actor: Any, file: Any, crs: str = WGS84) -> HotlineResult:
     file.seek(0)
     result = HotlineResult()
     categories = _Categories()
-    with _local_path(file, name) as path:
+    with upload_path(file, name) as path:
         table = open_table(HOTLINE, path, name)  # missing columns: one clear error, nothing imported
         if table.total_rows > MAX_ROWS:
             raise InvalidInput(f"单个文件最多 {MAX_ROWS} 条工单，请拆分后导入", code="too_many_rows")

@@ -292,6 +292,14 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["path", "status"]),
             models.Index(fields=["grid", "status"]),
+            # Dashboards count open events per grid: a small partial index (open = closed_at IS NULL).
+            models.Index(
+                fields=["grid", "deadline"],
+                condition=models.Q(closed_at__isnull=True, master__isnull=True),
+                name="event_open_grid_idx",
+            ),
+            # Duplicate search: time window plus a lat/lng box.
+            models.Index(fields=["created_at", "lat", "lng"], name="event_dedupe_idx"),
         ]
 
     def __str__(self) -> str:

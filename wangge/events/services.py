@@ -789,10 +789,6 @@ def _update(
     return event
 
 
-def event_bump_version(*, event: Event) -> None:
-    Event.objects.filter(pk=event.pk).update(version=F("version") + 1)
-
-
 def _notify(kind: str, event: Event, subject: str, recipients: Iterable[Any]) -> None:
     """Queue a notification in the caller's transaction (wangge.events.notify), sent after commit."""
     recipients = [r for r in recipients if r is not None]

@@ -16,17 +16,17 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import add_never_cache_headers
 from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from wangge.accounts.roles import Role
 from wangge.core.errors import Conflict, NotFound, ServiceError
+from wangge.core.http import no_store
 
 from . import clock, dedupe, display, forms, selectors, services, sos, whistle
 from . import merge as merge_service
-from .models import Channel, Event, HandlingUnit, Status, Warning
+from .models import Channel, Event, Status, Warning
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 30
@@ -56,12 +56,6 @@ def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
         return view(request, *args, **kwargs)
 
     return wrapped
-
-
-def _no_store(response: HttpResponse) -> HttpResponse:
-    add_never_cache_headers(response)
-    response["Cache-Control"] = "no-store, no-cache, must-revalidate, max-age=0, private"
-    return response
 
 
 def _event_or_404(user: Any, pk: int) -> Event:
@@ -159,21 +153,6 @@ def _card(event: Event, *, user: Any) -> dict[str, Any]:
     return card
 
 
-def _dispatch_units(*, user: Any, event: Event) -> Any:
-    """Units that can take this event: those at or above its place, and those inside its community."""
-    from django.db.models import Q
-
-    prefixes = {event.path[:n] for n in (6, 9, 12, 15) if len(event.path) >= n}
-    q = Q(path__in=prefixes) | Q(path="")
-    if len(event.path) >= 12:
-        q |= Q(path__startswith=event.path[:12])
-    return HandlingUnit.objects.filter(q, active=True).order_by("kind", "name")
-
-
-def _whistle_units(*, user: Any, event: Event) -> Any:
-    return _dispatch_units(user=user, event=event).exclude(kind=HandlingUnit.Kind.PROPERTY)
-
-
 def _duplicates(*, user: Any, event: Event) -> list[dict[str, Any]]:
     """Likely duplicates the caller may see, with their similarity score."""
     if event.status.is_closed or event.master_id:
@@ -239,7 +218,7 @@ def _actions(*, user: Any, event: Event) -> list[dict[str, Any]]:
         prefix = f"{key.replace(':', '_')}-%s"
         if kind == "dispatch":
             form: Any = forms.DispatchForm(
-                initial=version, units=_dispatch_units(user=user, event=event), auto_id=prefix
+                initial=version, units=selectors.dispatch_units(event=event), auto_id=prefix
             )
         else:
             form = _FORMS[kind](initial=version, auto_id=prefix)
@@ -256,7 +235,7 @@ def _actions(*, user: Any, event: Event) -> list[dict[str, Any]]:
         and role in SUPERVISORS | {""}
     ):
         form = forms.DispatchForm(
-            initial=version, units=_dispatch_units(user=user, event=event), auto_id="reassign-%s"
+            initial=version, units=selectors.dispatch_units(event=event), auto_id="reassign-%s"
         )
         out.append({"key": "reassign", "kind": "reassign", "title": "改派", "form": form})
     if open_ and "escalate" not in seen and event.level != "district" and status_code != "pending":
@@ -269,7 +248,7 @@ def _actions(*, user: Any, event: Event) -> list[dict[str, Any]]:
             }
         )
     if open_ and status_code != "pending" and (role in SUPERVISORS or user.is_superuser):
-        form = forms.WhistleForm(units=_whistle_units(user=user, event=event), auto_id="whistle-%s")
+        form = forms.WhistleForm(units=selectors.whistle_units(event=event), auto_id="whistle-%s")
         out.append({"key": "whistle", "kind": "whistle", "title": "吹哨报到", "form": form})
     if open_ and event.deadline is not None and event.stage == "handle":
         out.append(
@@ -305,7 +284,7 @@ def report(request: HttpRequest) -> HttpResponse:
     """我要说: anyone reports a problem (no account). One Idempotency-Key per rendering of the form."""
     if request.method != "POST":
         form = forms.ReportForm(initial={"idem": forms.new_idempotency_key()})
-        return _no_store(render(request, "events/report.html", {"form": form, **_public_map()}))
+        return no_store(render(request, "events/report.html", {"form": form, **_public_map()}))
     form = forms.ReportForm(request.POST, request.FILES)
     status = 400
     if form.is_valid():
@@ -335,10 +314,10 @@ def report(request: HttpRequest) -> HttpResponse:
             status = exc.status
         else:
             context = {"event": event, "created": created}
-            return _no_store(
+            return no_store(
                 render(request, "events/report_done.html", context, status=201 if created else 200)
             )
-    return _no_store(render(request, "events/report.html", {"form": form, **_public_map()}, status=status))
+    return no_store(render(request, "events/report.html", {"form": form, **_public_map()}, status=status))
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -362,7 +341,7 @@ def _public_or_404(code: str) -> dict[str, Any]:
 def track(request: HttpRequest, code: str) -> HttpResponse:
     """Public tracking page: anonymised progress; rating when the matter is closed."""
     info = _public_or_404(code)
-    return _no_store(render(request, "events/track.html", {"info": info, "rating_form": forms.RatingForm()}))
+    return no_store(render(request, "events/track.html", {"info": info, "rating_form": forms.RatingForm()}))
 
 
 @require_POST
@@ -384,7 +363,7 @@ def track_rate(request: HttpRequest, code: str) -> HttpResponse:
             messages.success(request, "感谢您的评价！")
             return redirect("track", code=info["tracking_code"])
     context = {"info": info, "rating_form": form}
-    return _no_store(render(request, "events/track.html", context, status=status))
+    return no_store(render(request, "events/track.html", context, status=status))
 
 
 # --- staff intake -------------------------------------------------------------------------------
@@ -399,7 +378,7 @@ def _staff_intake(
 ) -> HttpResponse:
     if request.method != "POST":
         form = form_class(initial={"idem": forms.new_idempotency_key()})
-        return _no_store(render(request, template, {"form": form, **_public_map()}))
+        return no_store(render(request, template, {"form": form, **_public_map()}))
     form = form_class(request.POST, request.FILES)
     status = 400
     if form.is_valid():
@@ -417,7 +396,7 @@ def _staff_intake(
             else:
                 messages.info(request, f"该事件已登记过（查询码 {event.tracking_code}），未重复创建")
             return redirect("event-detail", pk=event.pk)
-    return _no_store(render(request, template, {"form": form, **_public_map()}, status=status))
+    return no_store(render(request, template, {"form": form, **_public_map()}, status=status))
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -572,7 +551,7 @@ def _detail_context(
 @staff_required
 def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
     event = _event_or_404(request.user, pk)
-    return _no_store(render(request, "events/event_detail.html", _detail_context(request, event)))
+    return no_store(render(request, "events/event_detail.html", _detail_context(request, event)))
 
 
 def _run_action(request: HttpRequest, event: Event, key: str) -> tuple[Any, Callable[[], Any] | None]:
@@ -607,7 +586,7 @@ def _run_action(request: HttpRequest, event: Event, key: str) -> tuple[Any, Call
         }[kind]
         return form, lambda: fn(event_id=eid, actor=user, reason=d["reason"], expected_version=d["version"])
     if kind in {"dispatch", "reassign"}:
-        form = forms.DispatchForm(post, units=_dispatch_units(user=user, event=event))
+        form = forms.DispatchForm(post, units=selectors.dispatch_units(event=event))
         if not form.is_valid():
             return form, None
         d = form.cleaned_data
@@ -654,7 +633,7 @@ def _run_action(request: HttpRequest, event: Event, key: str) -> tuple[Any, Call
             event_id=eid, target=target, actor=user, note=d["note"], expected_version=d["version"]
         )
     if kind == "whistle":
-        form = forms.WhistleForm(post, units=_whistle_units(user=user, event=event))
+        form = forms.WhistleForm(post, units=selectors.whistle_units(event=event))
         if not form.is_valid():
             return form, None
         d = form.cleaned_data
@@ -731,10 +710,10 @@ def event_act(request: HttpRequest, pk: int, key: str) -> HttpResponse:
             "error": context["action_error"],
             "url": reverse("event-act", args=[pk, key]),
         }
-        return _no_store(
+        return no_store(
             render(request, "events/partials/action.html", {"event": event, "a": action}, status=status)
         )
-    return _no_store(render(request, "events/event_detail.html", context, status=status))
+    return no_store(render(request, "events/event_detail.html", context, status=status))
 
 
 @staff_required
@@ -790,4 +769,4 @@ def merge(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         form = forms.MergeForm(candidates=events)
     context = {"event": event, "candidates": candidates, "form": form}
-    return _no_store(render(request, "events/merge.html", context, status=status))
+    return no_store(render(request, "events/merge.html", context, status=status))

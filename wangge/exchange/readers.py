@@ -11,10 +11,12 @@ The header row is the first of the first ten non-empty rows that names at least 
 """
 
 import codecs
+import contextlib
 import csv
 import datetime
 import io
 import re
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +33,20 @@ TABLE_EXTENSIONS = (".xlsx", ".xls", ".csv")
 
 Cell = Any
 Row = list[Cell]
+
+
+@contextlib.contextmanager
+def upload_path(upload: Any, name: str) -> Iterator[str]:
+    """A filesystem path for the upload (temporary uploads already have one; in-memory ones get one)."""
+    temp = getattr(upload, "temporary_file_path", None)
+    if temp is not None:
+        yield temp()
+        return
+    with tempfile.NamedTemporaryFile(suffix=Path(name).suffix.lower()) as tmp:
+        for chunk in upload.chunks():
+            tmp.write(chunk)
+        tmp.flush()
+        yield tmp.name
 
 
 def extension_of(name: str) -> str:

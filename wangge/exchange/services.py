@@ -29,7 +29,7 @@ from wangge.territory.services import grid_boundary_set, grid_create
 from . import files, selectors
 from .columns import spec_for
 from .models import ImportJob, ImportKind, ImportStatus
-from .readers import check_table_name, open_table
+from .readers import check_table_name, open_table, upload_path
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def import_job_create(*, actor: Any, kind: str, upload: Any) -> ImportJob:
         digest.update(chunk)
     upload.seek(0)
     if kind != ImportKind.GRIDS:
-        with _upload_path(upload, name) as path:
+        with upload_path(upload, name) as path:
             open_table(
                 spec_for(kind), path, name, stream=True
             )  # header check: one clear error before any row is read
@@ -127,20 +127,6 @@ def import_job_enqueue(*, job: ImportJob) -> None:
 
     result = import_run.enqueue(job.pk)
     ImportJob.objects.filter(pk=job.pk, task_id="").update(task_id=str(result.id)[:64])
-
-
-@contextlib.contextmanager
-def _upload_path(upload: Any, name: str) -> Iterator[str]:
-    """A filesystem path for the upload (temporary uploads already have one; in-memory ones get one)."""
-    temp = getattr(upload, "temporary_file_path", None)
-    if temp is not None:
-        yield temp()
-        return
-    with tempfile.NamedTemporaryFile(suffix=Path(name).suffix.lower()) as tmp:
-        for chunk in upload.chunks():
-            tmp.write(chunk)
-        tmp.flush()
-        yield tmp.name
 
 
 @contextlib.contextmanager

@@ -8,17 +8,10 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from wangge.core.errors import NotFound
+from wangge.core.errors import get_or_not_found
 from wangge.core.scope import scope_queryset
 
 from .models import MemberUnit, PartyOrg
-
-
-def _get(qs: QuerySet[Any], pk: Any, what: str) -> Any:
-    try:
-        return qs.get(pk=int(pk))
-    except (TypeError, ValueError, qs.model.DoesNotExist):
-        raise NotFound(f"未找到该{what}", code="not_found")
 
 
 def partyorg_list(*, user: Any, path: str = "", level: str = "") -> QuerySet[PartyOrg]:
@@ -32,7 +25,7 @@ def partyorg_list(*, user: Any, path: str = "", level: str = "") -> QuerySet[Par
 
 
 def partyorg_get(*, user: Any, pk: Any) -> PartyOrg:
-    return _get(
+    return get_or_not_found(
         scope_queryset(PartyOrg.objects.select_related("territory", "building", "dwelling"), user),
         pk,
         "党组织",
@@ -91,7 +84,7 @@ def memberunit_list(
 
 
 def memberunit_get(*, user: Any, pk: Any) -> MemberUnit:
-    return _get(_member_units(user), pk, "成员单位")
+    return get_or_not_found(_member_units(user), pk, "成员单位")
 
 
 def memberunit_row(unit: MemberUnit) -> dict[str, Any]:

@@ -13,9 +13,10 @@ from typing import Any
 from django.db import transaction
 
 from wangge.accounts.roles import P_EDIT_REGISTER
-from wangge.audit.services import audit_record, diff
-from wangge.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from wangge.core.scope import path_in_scope
+from wangge.audit.services import audit_change, audit_record, snapshot
+from wangge.core.errors import Conflict, InvalidInput
+from wangge.core.guards import clean_text, require_in_scope, require_perm
+from wangge.core.masking import mask_phone
 from wangge.registry.services import UNSET
 from wangge.registry.validation import normalise_phone
 from wangge.territory.models import Building, Dwelling, Level, Territory
@@ -45,23 +46,7 @@ _UNIT_FIELDS = (
 )
 
 
-def _require(actor: Any) -> None:
-    if actor is not None and not actor.has_perm(P_EDIT_REGISTER):
-        raise Forbidden("没有维护党组织和成员单位的权限", code="permission_denied")
-
-
-def _in_scope(actor: Any, path: str, what: str) -> None:
-    if actor is not None and not path_in_scope(actor, path):
-        raise NotFound(f"未找到该{what}", code="not_found")
-
-
-def _text(value: str | None, label: str, max_length: int, *, required: bool = False) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise InvalidInput(f"{label}不能为空", code="required", details={"field": label})
-    if len(value) > max_length:
-        raise InvalidInput(f"{label}不能超过{max_length}个字", code="too_long", details={"field": label})
-    return value
+_EDIT_DENIED = "没有维护党组织和成员单位的权限"
 
 
 def _count(value: Any) -> int:
@@ -69,10 +54,6 @@ def _count(value: Any) -> int:
     if n < 0:
         raise InvalidInput("党员数不能为负数", code="invalid_number")
     return n
-
-
-def _snapshot(obj: Any, fields: Iterable[str]) -> dict[str, Any]:
-    return {name: getattr(obj, obj._meta.get_field(name).attname) for name in fields}
 
 
 def partyorg_create(
@@ -88,11 +69,11 @@ def partyorg_create(
     members_count: int = 0,
 ) -> PartyOrg:
     """Add a node to the party organisation tree under the parent one level above it."""
-    _require(actor)
+    require_perm(actor, P_EDIT_REGISTER, _EDIT_DENIED)
     if level not in OrgLevel.values:
         raise InvalidInput("党组织层级无效", code="invalid_level")
     lvl = OrgLevel(level)
-    name = _text(name, "名称", 150, required=True)
+    name = clean_text(name, "名称", 150, required=True)
     if lvl == OrgLevel.COMMUNITY_COMMITTEE:
         if parent is not None:
             raise InvalidInput("社区党委不能有上级党组织", code="invalid_parent")
@@ -100,7 +81,7 @@ def partyorg_create(
         above = next(k for k, v in CHILD_LEVEL.items() if v == lvl)
         raise InvalidInput(f"{lvl.label}的上级必须是{above.label}", code="invalid_parent")
     if parent is not None:
-        _in_scope(actor, parent.path, "上级党组织")
+        require_in_scope(actor, parent.path, "上级党组织")
 
     building_obj: Building | None = None
     dwelling_obj: Dwelling | None = None
@@ -129,7 +110,7 @@ def partyorg_create(
         if dwelling.building_id != parent.building_id:
             raise InvalidInput("房屋不在上级党小组所在的楼栋内", code="territory_mismatch")
         node, path, building_obj, dwelling_obj = parent.territory, dwelling.path, dwelling.building, dwelling
-    _in_scope(actor, path, "区划/网格")
+    require_in_scope(actor, path, "区划/网格")
     with transaction.atomic():
         if PartyOrg.objects.filter(parent=parent, name=name, level=lvl).exists():
             raise Conflict("同一上级下已有同名党组织", code="duplicate_party_org")
@@ -145,11 +126,11 @@ def partyorg_create(
             territory=node,
             building=building_obj,
             dwelling=dwelling_obj,
-            secretary=_text(secretary, "书记/负责人", 50),
+            secretary=clean_text(secretary, "书记/负责人", 50),
             members_count=_count(members_count),
             path=path,
         )
-        audit_record(actor=actor, action="partyorg.create", obj=org, after=_snapshot(org, _ORG_FIELDS))
+        audit_record(actor=actor, action="partyorg.create", obj=org, after=snapshot(org, _ORG_FIELDS))
     return org
 
 
@@ -157,13 +138,13 @@ def partyorg_update(
     *, actor: Any, org: PartyOrg, name: str = UNSET, secretary: str = UNSET, members_count: int = UNSET
 ) -> PartyOrg:
     """Rename a party organisation or change its secretary or member count (its place in the tree stays)."""
-    _require(actor)
-    _in_scope(actor, org.path, "党组织")
+    require_perm(actor, P_EDIT_REGISTER, _EDIT_DENIED)
+    require_in_scope(actor, org.path, "党组织")
     with transaction.atomic():
         o = PartyOrg.objects.select_for_update().get(pk=org.pk)
-        before = _snapshot(o, _ORG_FIELDS)
+        before = snapshot(o, _ORG_FIELDS)
         if name is not UNSET:
-            o.name = _text(name, "名称", 150, required=True)
+            o.name = clean_text(name, "名称", 150, required=True)
             if (
                 PartyOrg.objects.filter(parent=o.parent_id, name=o.name, level=o.level)
                 .exclude(pk=o.pk)
@@ -171,13 +152,13 @@ def partyorg_update(
             ):
                 raise Conflict("同一上级下已有同名党组织", code="duplicate_party_org")
         if secretary is not UNSET:
-            o.secretary = _text(secretary, "书记/负责人", 50)
+            o.secretary = clean_text(secretary, "书记/负责人", 50)
         if members_count is not UNSET:
             o.members_count = _count(members_count)
         o.save()
-        b, a = diff(before, _snapshot(o, _ORG_FIELDS))
-        if a:
-            audit_record(actor=actor, action="partyorg.update", obj=o, before=b, after=a)
+        audit_change(
+            actor=actor, action="partyorg.update", obj=o, before=before, after=snapshot(o, _ORG_FIELDS)
+        )
     return o
 
 
@@ -190,6 +171,13 @@ def _zones(community: Territory, zones: Iterable[Territory]) -> list[Territory]:
 
 def _phone(value: str | None) -> str:
     return normalise_phone(value or "") if (value or "").strip() else ""
+
+
+def _unit_snapshot(unit: MemberUnit) -> dict[str, Any]:
+    """Audit values of a member unit; its contact phone masked like every phone."""
+    out = snapshot(unit, _UNIT_FIELDS)
+    out["contact_phone"] = mask_phone(unit.contact_phone)
+    return out
 
 
 def memberunit_create(
@@ -205,13 +193,13 @@ def memberunit_create(
     responsibility: str = "",
 ) -> MemberUnit:
     """Register a member unit (驻区单位/共建单位) of a community's big party committee."""
-    _require(actor)
+    require_perm(actor, P_EDIT_REGISTER, _EDIT_DENIED)
     if community.level != Level.COMMUNITY:
         raise InvalidInput("成员单位须属于一个社区大党委", code="not_a_community")
-    _in_scope(actor, community.code, "社区")
+    require_in_scope(actor, community.code, "社区")
     if kind not in MemberUnitKind.values:
         raise InvalidInput("单位类型无效", code="invalid_choice")
-    name = _text(name, "单位名称", 150, required=True)
+    name = clean_text(name, "单位名称", 150, required=True)
     items = _zones(community, zones)
     with transaction.atomic():
         if MemberUnit.objects.filter(community=community, name=name).exists():
@@ -220,14 +208,14 @@ def memberunit_create(
             name=name,
             kind=kind,
             community=community,
-            contact_name=_text(contact_name, "联系人", 50),
+            contact_name=clean_text(contact_name, "联系人", 50),
             contact_phone=_phone(contact_phone),
-            address=_text(address, "地址", 200),
-            responsibility=_text(responsibility, "责任内容", 5000),
+            address=clean_text(address, "地址", 200),
+            responsibility=clean_text(responsibility, "责任内容", 5000),
             path=community.code,
         )
         unit.zones.set(items)
-        after = _snapshot(unit, _UNIT_FIELDS)
+        after = _unit_snapshot(unit)
         after["zones"] = sorted(z.code for z in items)
         audit_record(actor=actor, action="memberunit.create", obj=unit, after=after)
     return unit
@@ -246,14 +234,14 @@ def memberunit_update(
     responsibility: str = UNSET,
 ) -> MemberUnit:
     """Change a member unit's details, responsibility zones or responsibility text."""
-    _require(actor)
-    _in_scope(actor, unit.path, "成员单位")
+    require_perm(actor, P_EDIT_REGISTER, _EDIT_DENIED)
+    require_in_scope(actor, unit.path, "成员单位")
     with transaction.atomic():
         u = MemberUnit.objects.select_for_update().get(pk=unit.pk)
-        before = _snapshot(u, _UNIT_FIELDS)
+        before = _unit_snapshot(u)
         before["zones"] = sorted(u.zones.values_list("code", flat=True))
         if name is not UNSET:
-            u.name = _text(name, "单位名称", 150, required=True)
+            u.name = clean_text(name, "单位名称", 150, required=True)
             if MemberUnit.objects.filter(community=u.community_id, name=u.name).exclude(pk=u.pk).exists():
                 raise Conflict("该社区已有同名成员单位", code="duplicate_member_unit")
         if kind is not UNSET:
@@ -261,19 +249,17 @@ def memberunit_update(
                 raise InvalidInput("单位类型无效", code="invalid_choice")
             u.kind = kind
         if contact_name is not UNSET:
-            u.contact_name = _text(contact_name, "联系人", 50)
+            u.contact_name = clean_text(contact_name, "联系人", 50)
         if contact_phone is not UNSET:
             u.contact_phone = _phone(contact_phone)
         if address is not UNSET:
-            u.address = _text(address, "地址", 200)
+            u.address = clean_text(address, "地址", 200)
         if responsibility is not UNSET:
-            u.responsibility = _text(responsibility, "责任内容", 5000)
+            u.responsibility = clean_text(responsibility, "责任内容", 5000)
         u.save()
         if zones is not UNSET:
             u.zones.set(_zones(u.community, zones))
-        after = _snapshot(u, _UNIT_FIELDS)
+        after = _unit_snapshot(u)
         after["zones"] = sorted(u.zones.values_list("code", flat=True))
-        b, a = diff(before, after)
-        if a:
-            audit_record(actor=actor, action="memberunit.update", obj=u, before=b, after=a)
+        audit_change(actor=actor, action="memberunit.update", obj=u, before=before, after=after)
     return u

@@ -456,6 +456,34 @@ def _reject(result: BulkResult, number: int, column: str, value: Any, message: s
 _MAX_PARAMS = {"sqlite": 30000, "postgresql": 60000}
 
 
+def _columns_to_fields(
+    columns: Iterable[str] | None, field_map: dict[str, list[str]], *, also: Iterable[str] = ()
+) -> tuple[set[str], list[str]]:
+    """(columns present, model fields to update on conflict) for an import naming `columns`.
+
+    No `columns` means every column of `field_map` (and `also`); `updated_at` is always refreshed.
+    """
+    present = set(columns) if columns is not None else set(field_map) | set(also)
+    return present, sorted({f for key in present for f in field_map.get(key, [])} | {"updated_at"})
+
+
+def _bulk_upsert_objs(model: type[Model], objs: list[Any], key: str, update_fields: list[str]) -> None:
+    """bulk_create(update_conflicts=True) on the unique `key`, then make sure every object has its pk.
+
+    PostgreSQL returns the ids of inserted and updated rows; SQLite may not, so missing ones are
+    looked up by `key`.
+    """
+    model.objects.bulk_create(
+        objs, update_conflicts=True, unique_fields=[key], update_fields=update_fields, batch_size=500
+    )
+    if any(o.pk is None for o in objs):
+        ids = dict(
+            model.objects.filter(**{f"{key}__in": [getattr(o, key) for o in objs]}).values_list(key, "id")
+        )
+        for o in objs:
+            o.pk = ids[getattr(o, key)]
+
+
 def sql_upsert(
     model: type[Model],
     fields: list[str],
@@ -601,8 +629,7 @@ def residents_bulk_upsert(
 ) -> BulkResult:
     """Create or update residents by ID number (keyed hash); dwellings, occupancies and set tags follow."""
     today = today or timezone.localdate()
-    present = set(columns) if columns is not None else set(RESIDENT_FIELDS) | {"tags", "moved_in"}
-    update_fields = sorted({f for key in present for f in RESIDENT_FIELDS.get(key, [])} | {"updated_at"})
+    present, update_fields = _columns_to_fields(columns, RESIDENT_FIELDS, also=("tags", "moved_in"))
     buildings = _Buildings()
     tag_lookup: dict[str, tuple[int, str]] = {}
     for pk, code, name, kind in KeyGroup.objects.values_list("id", "code", "name", "kind"):
@@ -903,8 +930,7 @@ def buildings_bulk_upsert(
 
     A building moved to another grid takes its dwellings, residents and open occupancies with it.
     """
-    present = set(columns) if columns is not None else set(BUILDING_FIELDS)
-    update_fields = sorted({f for key in present for f in BUILDING_FIELDS.get(key, [])} | {"updated_at"})
+    present, update_fields = _columns_to_fields(columns, BUILDING_FIELDS)
     nodes: dict[str, Territory | None] = {}
     seen: dict[str, int] = {}
     existing: dict[str, tuple[int, str] | None] = {}
@@ -1010,13 +1036,7 @@ def buildings_bulk_upsert(
                     compound_id=compounds.get((r["community"].pk, r["compound"])) if r["compound"] else None,
                 )
             )
-        Building.objects.bulk_create(
-            objs, update_conflicts=True, unique_fields=["code"], update_fields=update_fields, batch_size=500
-        )
-        if any(o.pk is None for o in objs):
-            ids = dict(Building.objects.filter(code__in=[o.code for o in objs]).values_list("code", "id"))
-            for o in objs:
-                o.pk = ids[o.code]
+        _bulk_upsert_objs(Building, objs, "code", update_fields)
         created, updated = [], []
         repath: dict[str, list[int]] = {}
         for o in objs:
@@ -1123,8 +1143,7 @@ def places_bulk_upsert(
     chunk_size: int = CHUNK_SIZE,
 ) -> BulkResult:
     """Create or update places by unified social credit code, else by name + address."""
-    present = set(columns) if columns is not None else set(PLACE_FIELDS)
-    update_fields = sorted({f for key in present for f in PLACE_FIELDS.get(key, [])} | {"updated_at"})
+    _, update_fields = _columns_to_fields(columns, PLACE_FIELDS)
     buildings = _Buildings()
     locator = _Locator()
     seen: dict[str, int] = {}
@@ -1211,21 +1230,7 @@ def places_bulk_upsert(
             )
             for r in keep
         ]
-        Place.objects.bulk_create(
-            objs,
-            update_conflicts=True,
-            unique_fields=["natural_key"],
-            update_fields=update_fields,
-            batch_size=500,
-        )
-        if any(o.pk is None for o in objs):
-            ids = dict(
-                Place.objects.filter(natural_key__in=[o.natural_key for o in objs]).values_list(
-                    "natural_key", "id"
-                )
-            )
-            for o in objs:
-                o.pk = ids[o.natural_key]
+        _bulk_upsert_objs(Place, objs, "natural_key", update_fields)
         created = [o.pk for o in objs if o.natural_key not in old]
         updated = [o.pk for o in objs if o.natural_key in old]
         return created, updated
@@ -1268,8 +1273,7 @@ def facilities_bulk_upsert(
     chunk_size: int = CHUNK_SIZE,
 ) -> BulkResult:
     """Create or update facilities (部件) by their 16-digit code; the class comes from digits 7-10."""
-    present = set(columns) if columns is not None else set(FACILITY_FIELDS)
-    update_fields = sorted({f for key in present for f in FACILITY_FIELDS.get(key, [])} | {"updated_at"})
+    _, update_fields = _columns_to_fields(columns, FACILITY_FIELDS)
     classes = {(ma + mi): pk for pk, ma, mi in FacilityClass.objects.values_list("id", "major", "minor")}
     locator = _Locator()
     seen: dict[str, int] = {}
@@ -1332,13 +1336,7 @@ def facilities_bulk_upsert(
             )
         if not objs:
             return [], []
-        Facility.objects.bulk_create(
-            objs, update_conflicts=True, unique_fields=["code"], update_fields=update_fields, batch_size=500
-        )
-        if any(o.pk is None for o in objs):
-            ids = dict(Facility.objects.filter(code__in=[o.code for o in objs]).values_list("code", "id"))
-            for o in objs:
-                o.pk = ids[o.code]
+        _bulk_upsert_objs(Facility, objs, "code", update_fields)
         return [o.pk for o in objs if o.code not in old], [o.pk for o in objs if o.code in old]
 
     return _run(

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from wangge.accounts.roles import P_VIEW_REGISTER
 from wangge.core.crypto import digest
-from wangge.core.errors import Forbidden, InvalidInput, NotFound
+from wangge.core.errors import Forbidden, InvalidInput, NotFound, get_or_not_found
 from wangge.core.scope import path_in_scope, scope_queryset, user_scope_path
 from wangge.territory.models import Building, Compound, Dwelling, Territory
 
@@ -29,13 +29,6 @@ _ID_QUERY = re.compile(r"^\d{17}[\dX]$")
 def _require_view(user: Any) -> None:
     if user is None or not getattr(user, "is_authenticated", False) or not user.has_perm(P_VIEW_REGISTER):
         raise Forbidden("没有查看人房信息的权限", code="permission_denied")
-
-
-def _get(qs: QuerySet[Any], pk: Any, what: str) -> Any:
-    try:
-        return qs.get(pk=int(pk))
-    except (TypeError, ValueError, qs.model.DoesNotExist):
-        raise NotFound(f"未找到该{what}", code="not_found")
 
 
 # --- key groups --------------------------------------------------------------------------------------
@@ -64,6 +57,12 @@ def keygroup_list() -> list[KeyGroup]:
 def _resident_base(user: Any) -> QuerySet[Resident]:
     _require_view(user)
     return scope_queryset(Resident.objects.all(), user)
+
+
+def is_personal_number_query(q: str) -> bool:
+    """True when `q` is an ID number or a phone number (exact-match searches that must not go in URLs)."""
+    compact = re.sub(r"[\s\-]", "", (q or "").strip()).upper()
+    return bool(compact) and (bool(_ID_QUERY.match(compact)) or compact.lstrip("+").isdigit())
 
 
 def resident_search(
@@ -110,7 +109,7 @@ def resident_search(
 def resident_get(*, user: Any, pk: Any) -> Resident:
     """One resident inside the caller's territory (NotFound otherwise)."""
     qs = _resident_base(user).select_related("building__compound", "dwelling").prefetch_related("tags")
-    return _get(qs, pk, "居民")
+    return get_or_not_found(qs, pk, "居民")
 
 
 def resident_occupancies(*, user: Any, resident: Resident) -> QuerySet[Occupancy]:
@@ -162,7 +161,9 @@ def building_list(*, user: Any, path: str = "", q: str = "") -> QuerySet[Buildin
 
 def building_get(*, user: Any, pk: Any) -> Building:
     _require_view(user)
-    return _get(scope_queryset(Building.objects.select_related("compound", "grid"), user), pk, "楼栋")
+    return get_or_not_found(
+        scope_queryset(Building.objects.select_related("compound", "grid"), user), pk, "楼栋"
+    )
 
 
 def dwelling_list(*, user: Any, building: Building | None = None, path: str = "") -> QuerySet[Dwelling]:
@@ -177,7 +178,9 @@ def dwelling_list(*, user: Any, building: Building | None = None, path: str = ""
 
 def dwelling_get(*, user: Any, pk: Any) -> Dwelling:
     _require_view(user)
-    return _get(scope_queryset(Dwelling.objects.select_related("building__compound"), user), pk, "房屋")
+    return get_or_not_found(
+        scope_queryset(Dwelling.objects.select_related("building__compound"), user), pk, "房屋"
+    )
 
 
 def _natural(value: str) -> tuple[Any, ...]:
@@ -301,7 +304,7 @@ def place_list(
 
 def place_get(*, user: Any, pk: Any) -> Place:
     _require_view(user)
-    return _get(scope_queryset(Place.objects.all(), user), pk, "场所")
+    return get_or_not_found(scope_queryset(Place.objects.all(), user), pk, "场所")
 
 
 def facility_list(
@@ -325,7 +328,9 @@ def facility_list(
 
 def facility_get(*, user: Any, pk: Any) -> Facility:
     _require_view(user)
-    return _get(scope_queryset(Facility.objects.select_related("facility_class"), user), pk, "部件")
+    return get_or_not_found(
+        scope_queryset(Facility.objects.select_related("facility_class"), user), pk, "部件"
+    )
 
 
 def _organisations(user: Any) -> QuerySet[Organisation]:
@@ -348,7 +353,7 @@ def organisation_list(*, user: Any, path: str = "", q: str = "", kind: str = "")
 
 
 def organisation_get(*, user: Any, pk: Any) -> Organisation:
-    return _get(_organisations(user), pk, "组织")
+    return get_or_not_found(_organisations(user), pk, "组织")
 
 
 # --- references used by forms and the API --------------------------------------------------------------
@@ -356,12 +361,12 @@ def organisation_get(*, user: Any, pk: Any) -> Organisation:
 
 def territory_node_get(*, user: Any, pk: Any) -> Territory:
     """A district/street/community/grid node inside the caller's territory (NotFound otherwise)."""
-    return _get(scope_queryset(Territory.objects.all(), user, "code"), pk, "区划/网格")
+    return get_or_not_found(scope_queryset(Territory.objects.all(), user, "code"), pk, "区划/网格")
 
 
 def compound_get(*, user: Any, pk: Any) -> Compound:
     """A compound inside the caller's territory, or one that contains it (a grid inside a compound)."""
-    compound = _get(Compound.objects.select_related("community"), pk, "小区")
+    compound = get_or_not_found(Compound.objects.select_related("community"), pk, "小区")
     prefix = user_scope_path(user)
     path = compound.path or compound.community.code
     if not (

@@ -16,11 +16,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from wangge.accounts.roles import P_EDIT_REGISTER, P_REVEAL_PERSONAL
-from wangge.audit.services import audit_record, diff
+from wangge.audit.services import audit_change, audit_record, diff, snapshot
 from wangge.core.crypto import decrypt, digest, encrypt
-from wangge.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from wangge.core.errors import Conflict, Forbidden, InvalidInput
+from wangge.core.guards import clean_text, require_in_scope, require_perm
 from wangge.core.masking import mask_id_number, mask_name, mask_phone
-from wangge.core.scope import path_in_scope
 from wangge.territory.models import Building, Compound, Dwelling, DwellingUse, Level, Territory
 
 from .models import (
@@ -56,6 +56,7 @@ UNSET: Any = _Unset()
 
 REVEALABLE_FIELDS = ("id_number", "phone", "health_notes")
 REVEAL_REASON_MIN = 4
+_EDIT_DENIED = "没有维护人房信息的权限"
 
 
 # --- shared checks -----------------------------------------------------------------------------------
@@ -65,32 +66,12 @@ def _today() -> date:
     return timezone.localdate()
 
 
-def _require(actor: Any, perm: str, message: str = "没有维护人房信息的权限") -> None:
-    if actor is not None and not actor.has_perm(perm):
-        raise Forbidden(message, code="permission_denied")
-
-
-def _in_scope(actor: Any, path: str, what: str) -> None:
-    """Objects outside the actor's territory do not exist for it (404, never 403)."""
-    if actor is not None and not path_in_scope(actor, path):
-        raise NotFound(f"未找到该{what}", code="not_found")
-
-
 def _choice(value: str, choices: Any, label: str, *, blank: bool = False) -> str:
     value = (value or "").strip()
     if blank and not value:
         return ""
     if value not in choices.values:
         raise InvalidInput(f"{label}无效", code="invalid_choice", details={"field": label})
-    return value
-
-
-def _text(value: str | None, label: str, max_length: int, *, required: bool = False) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise InvalidInput(f"{label}不能为空", code="required", details={"field": label})
-    if len(value) > max_length:
-        raise InvalidInput(f"{label}不能超过{max_length}个字", code="too_long", details={"field": label})
     return value
 
 
@@ -132,26 +113,6 @@ def _grid(node: Territory | None) -> Territory | None:
     return node
 
 
-def _snapshot(obj: Any, fields: Iterable[str]) -> dict[str, Any]:
-    """JSON-safe values of plain (non-personal) fields for audit rows."""
-    out: dict[str, Any] = {}
-    for name in fields:
-        field = obj._meta.get_field(name)
-        value = getattr(obj, field.attname)
-        if isinstance(value, date):
-            value = value.isoformat()
-        out[name] = value
-    return out
-
-
-def _audit_change(
-    *, actor: Any, action: str, obj: Any, before: dict[str, Any], after: dict[str, Any]
-) -> None:
-    b, a = diff(before, after)
-    if a or b:
-        audit_record(actor=actor, action=action, obj=obj, before=b, after=a)
-
-
 # --- residents ---------------------------------------------------------------------------------------
 
 
@@ -180,7 +141,7 @@ def resident_personal_values(
         number = normalise_phone(phone) if phone.strip() else ""
         out.update(phone=number, phone_enc=encrypt(number), phone_hash=digest(number))
     if health_notes is not None:
-        notes = _text(health_notes, "健康状况", 2000)
+        notes = clean_text(health_notes, "健康状况", 2000)
         out.update(health_notes=notes, health_notes_enc=encrypt(notes))
     return out
 
@@ -260,14 +221,14 @@ def _home(
 ) -> tuple[Dwelling | None, Building | None, str]:
     """Where a resident lives: a dwelling (preferred), else a building, else a grid; checked against scope."""
     if dwelling is not None:
-        _in_scope(actor, dwelling.path, "房屋")
+        require_in_scope(actor, dwelling.path, "房屋")
         return dwelling, dwelling.building, dwelling.path
     if building is not None:
-        _in_scope(actor, building.path, "楼栋")
+        require_in_scope(actor, building.path, "楼栋")
         return None, building, building.path
     if grid is not None:
         _grid(grid)
-        _in_scope(actor, grid.code, "网格")
+        require_in_scope(actor, grid.code, "网格")
         return None, None, grid.code
     raise InvalidInput("必须指定居住的房屋、楼栋或网格", code="home_required")
 
@@ -312,8 +273,8 @@ def resident_create(
     moved_in: date | None = None,
 ) -> Resident:
     """Register a resident (一人一表). Birth date and sex come from the ID number; a dwelling opens an occupancy."""
-    _require(actor, P_EDIT_REGISTER)
-    name = _text(name, "姓名", 50, required=True)
+    require_perm(actor, P_EDIT_REGISTER, _EDIT_DENIED)
+    name = clean_text(name, "姓名", 50, required=True)
     personal = resident_personal_values(id_number=id_number, phone=phone, health_notes=health_notes)
     dwelling, building, path = _home(actor, dwelling=dwelling, building=building, grid=grid)
     household_role = _choice(household_role, HouseholdRole, "与户主关系", blank=True)
@@ -336,7 +297,7 @@ def resident_create(
             phone_hash=personal["phone_hash"],
             health_notes_enc=personal["health_notes_enc"],
             is_party_member=bool(is_party_member),
-            ethnicity=_text(ethnicity, "民族", 16),
+            ethnicity=clean_text(ethnicity, "民族", 16),
             household_role=household_role,
             residence_type=residence_type,
             dwelling=dwelling,
@@ -372,13 +333,13 @@ def resident_update(
     status: str = UNSET,
 ) -> Resident:
     """Change the given fields only. A new dwelling is a move (the previous occupancy is closed today)."""
-    _require(actor, P_EDIT_REGISTER)
-    _in_scope(actor, resident.path, "居民")
+    require_perm(actor, P_EDIT_REGISTER, _EDIT_DENIED)
+    require_in_scope(actor, resident.path, "居民")
     with transaction.atomic():
         r = Resident.objects.select_for_update().get(pk=resident.pk)
         before = _resident_plain(r)
         if name is not UNSET:
-            r.name = _text(name, "姓名", 50, required=True)
+            r.name = clean_text(name, "姓名", 50, required=True)
         personal = resident_personal_values(
             id_number=None if id_number is UNSET else id_number,
             phone=None if phone is UNSET else (phone or ""),
@@ -411,7 +372,7 @@ def resident_update(
         if residence_type is not UNSET:
             r.residence_type = _choice(residence_type, ResidenceType, "居住类型")
         if ethnicity is not UNSET:
-            r.ethnicity = _text(ethnicity, "民族", 16)
+            r.ethnicity = clean_text(ethnicity, "民族", 16)
         if is_party_member is not UNSET:
             r.is_party_member = bool(is_party_member)
         if status is not UNSET:
@@ -453,7 +414,7 @@ def _close_occupancy(r: Resident, on: date) -> Occupancy | None:
 
 
 def _open_occupancy(actor: Any, r: Resident, dwelling: Dwelling, relation: str, on: date) -> Occupancy:
-    _in_scope(actor, dwelling.path, "房屋")
+    require_in_scope(actor, dwelling.path, "房屋")
     relation = _choice(relation, OccupancyRelation, "居住关系")
     current = (
         Occupancy.objects.filter(resident=r, moved_out__isnull=True).order_by("-moved_in", "-id").first()
@@ -478,8 +439,8 @@ def resident_move_in(
     *, actor: Any, resident: Resident, dwelling: Dwelling, relation: str = OccupancyRelation.LIVES, on: date
 ) -> Occupancy:
     """Move a resident into a dwelling on `on`, closing the open occupancy (if any) on the same day."""
-    _require(actor, P_EDIT_REGISTER)
-    _in_scope(actor, resident.path, "居民")
+    require_perm(actor, P_EDIT_REGISTER, _EDIT_DENIED)
+    require_in_scope(actor, resident.path, "居民")
     with transaction.atomic():
         r = Resident.objects.select_for_update().get(pk=resident.pk)
         before = _resident_plain(r)
@@ -503,8 +464,8 @@ def resident_move_in(
 
 def resident_move_out(*, actor: Any, resident: Resident, on: date) -> Occupancy | None:
     """Close the resident's open occupancy on `on`; the resident stays on record as moved out."""
-    _require(actor, P_EDIT_REGISTER)
-    _in_scope(actor, resident.path, "居民")
+    require_perm(actor, P_EDIT_REGISTER, _EDIT_DENIED)
+    require_in_scope(actor, resident.path, "居民")
     if on > _today():
         raise InvalidInput("迁出日期不能晚于今天", code="invalid_date")
     with transaction.atomic():
@@ -532,7 +493,7 @@ def resident_reveal(*, actor: Any, resident: Resident, field: str, reason: str) 
         raise InvalidInput("只能查看身份证号、手机号或健康状况", code="invalid_field")
     if actor is None or not actor.has_perm(P_REVEAL_PERSONAL):
         raise Forbidden("没有查看完整个人信息的权限", code="permission_denied")
-    _in_scope(actor, resident.path, "居民")
+    require_in_scope(actor, resident.path, "居民")
     reason = (reason or "").strip()
     if len(reason) < REVEAL_REASON_MIN:
         raise InvalidInput(f"请填写查看理由（至少{REVEAL_REASON_MIN}个字）", code="reason_required")
@@ -570,7 +531,7 @@ def _building_grid(
     if chosen is None:
         raise InvalidInput("无法确定楼栋所属网格：请提供位于网格内的坐标或指定网格", code="grid_required")
     _grid(chosen)
-    _in_scope(actor, chosen.code, "网格")
+    require_in_scope(actor, chosen.code, "网格")
     if compound is not None:
         if not chosen.code.startswith(compound.community.code):
             raise InvalidInput("楼栋所在网格与小区不属于同一社区", code="compound_mismatch")
@@ -592,8 +553,8 @@ def building_create(
     use: str = "",
 ) -> Building:
     """Register a building (楼栋). Its grid comes from its coordinates when they fall in a grid."""
-    _require(actor, P_EDIT_REGISTER)
-    code = _text(code, "楼栋编码", 32, required=True)
+    require_perm(actor, P_EDIT_REGISTER, _EDIT_DENIED)
+    code = clean_text(code, "楼栋编码", 32, required=True)
     lat, lng = _coords(lat, lng)
     chosen = _building_grid(actor, grid=grid, compound=compound, lat=lat, lng=lng)
     if int(floors) < 1 or int(units) < 1:
@@ -603,18 +564,18 @@ def building_create(
             raise Conflict("楼栋编码已存在", code="duplicate_building_code")
         b = Building.objects.create(
             code=code,
-            name=_text(name, "楼栋名称", 100, required=True),
+            name=clean_text(name, "楼栋名称", 100, required=True),
             compound=compound,
             grid=chosen,
             path=chosen.code,
-            address=_text(address, "地址", 200),
+            address=clean_text(address, "地址", 200),
             lat=lat,
             lng=lng,
             floors=int(floors),
             units=int(units),
-            use=_text(use, "用途", 32),
+            use=clean_text(use, "用途", 32),
         )
-        audit_record(actor=actor, action="building.create", obj=b, after=_snapshot(b, _BUILDING_FIELDS))
+        audit_record(actor=actor, action="building.create", obj=b, after=snapshot(b, _BUILDING_FIELDS))
     return b
 
 
@@ -641,17 +602,17 @@ def building_update(
     use: str = UNSET,
 ) -> Building:
     """Change a building; a new grid (given or located from new coordinates) re-paths what is inside it."""
-    _require(actor, P_EDIT_REGISTER)
-    _in_scope(actor, building.path, "楼栋")
+    require_perm(actor, P_EDIT_REGISTER, _EDIT_DENIED)
+    require_in_scope(actor, building.path, "楼栋")
     with transaction.atomic():
         b = Building.objects.select_for_update().get(pk=building.pk)
-        before = _snapshot(b, _BUILDING_FIELDS)
+        before = snapshot(b, _BUILDING_FIELDS)
         if name is not UNSET:
-            b.name = _text(name, "楼栋名称", 100, required=True)
+            b.name = clean_text(name, "楼栋名称", 100, required=True)
         if address is not UNSET:
-            b.address = _text(address, "地址", 200)
+            b.address = clean_text(address, "地址", 200)
         if use is not UNSET:
-            b.use = _text(use, "用途", 32)
+            b.use = clean_text(use, "用途", 32)
         for attr, value in (("floors", floors), ("units", units)):
             if value is not UNSET:
                 if int(value) < 1:
@@ -671,8 +632,8 @@ def building_update(
                 b.path = chosen.code
                 _repath_building(b, b.path)
         b.save()
-        _audit_change(
-            actor=actor, action="building.update", obj=b, before=before, after=_snapshot(b, _BUILDING_FIELDS)
+        audit_change(
+            actor=actor, action="building.update", obj=b, before=before, after=snapshot(b, _BUILDING_FIELDS)
         )
     return b
 
@@ -688,10 +649,10 @@ def dwelling_create(
     area_m2: float | None = None,
 ) -> Dwelling:
     """Add a dwelling (户) to a building; (building, unit, room) is its natural key."""
-    _require(actor, P_EDIT_REGISTER)
-    _in_scope(actor, building.path, "楼栋")
-    room = _text(room, "房号", 16, required=True)
-    unit = _text(unit, "单元", 16)
+    require_perm(actor, P_EDIT_REGISTER, _EDIT_DENIED)
+    require_in_scope(actor, building.path, "楼栋")
+    room = clean_text(room, "房号", 16, required=True)
+    unit = clean_text(unit, "单元", 16)
     use = _choice(use, DwellingUse, "房屋用途")
     if area_m2 is not None and float(area_m2) <= 0:
         raise InvalidInput("面积必须大于0", code="invalid_number")
@@ -707,7 +668,7 @@ def dwelling_create(
             area_m2=float(area_m2) if area_m2 is not None else None,
             path=building.path,
         )
-        audit_record(actor=actor, action="dwelling.create", obj=d, after=_snapshot(d, _DWELLING_FIELDS))
+        audit_record(actor=actor, action="dwelling.create", obj=d, after=snapshot(d, _DWELLING_FIELDS))
     return d
 
 
@@ -722,15 +683,15 @@ def dwelling_update(
     area_m2: float | None = UNSET,
 ) -> Dwelling:
     """Change a dwelling's number, floor, use (自住/出租/空置/商铺) or area."""
-    _require(actor, P_EDIT_REGISTER)
-    _in_scope(actor, dwelling.path, "房屋")
+    require_perm(actor, P_EDIT_REGISTER, _EDIT_DENIED)
+    require_in_scope(actor, dwelling.path, "房屋")
     with transaction.atomic():
         d = Dwelling.objects.select_for_update().get(pk=dwelling.pk)
-        before = _snapshot(d, _DWELLING_FIELDS)
+        before = snapshot(d, _DWELLING_FIELDS)
         if unit is not UNSET:
-            d.unit = _text(unit, "单元", 16)
+            d.unit = clean_text(unit, "单元", 16)
         if room is not UNSET:
-            d.room = _text(room, "房号", 16, required=True)
+            d.room = clean_text(room, "房号", 16, required=True)
         if floor is not UNSET:
             d.floor = floor
         if use is not UNSET:
@@ -746,8 +707,8 @@ def dwelling_update(
         ):
             raise Conflict("该楼栋已有相同单元和房号的房屋", code="duplicate_dwelling")
         d.save()
-        _audit_change(
-            actor=actor, action="dwelling.update", obj=d, before=before, after=_snapshot(d, _DWELLING_FIELDS)
+        audit_change(
+            actor=actor, action="dwelling.update", obj=d, before=before, after=snapshot(d, _DWELLING_FIELDS)
         )
     return d
 
@@ -781,12 +742,12 @@ def _place_location(
     actor: Any, *, building: Building | None, grid: Territory | None, lat: float | None, lng: float | None
 ) -> tuple[Territory | None, str]:
     if building is not None:
-        _in_scope(actor, building.path, "楼栋")
+        require_in_scope(actor, building.path, "楼栋")
         return building.grid, building.path
     chosen = _locate(lat, lng) or _grid(grid)
     if chosen is None:
         raise InvalidInput("无法确定场所所属网格：请指定楼栋、网格或网格内的坐标", code="grid_required")
-    _in_scope(actor, chosen.code, "网格")
+    require_in_scope(actor, chosen.code, "网格")
     return chosen, chosen.code
 
 
@@ -806,9 +767,9 @@ def place_create(
     lng: float | None = None,
 ) -> Place:
     """Register a shop or business (工商户/场所) with its licence status."""
-    _require(actor, P_EDIT_REGISTER)
-    name = _text(name, "名称", 150, required=True)
-    address = _text(address, "地址", 200)
+    require_perm(actor, P_EDIT_REGISTER, _EDIT_DENIED)
+    name = clean_text(name, "名称", 150, required=True)
+    address = clean_text(address, "地址", 200)
     credit_code = normalise_credit_code(credit_code) if (credit_code or "").strip() else ""
     licence_status = _choice(licence_status, LicenceStatus, "证照状态")
     lat, lng = _coords(lat, lng)
@@ -821,10 +782,10 @@ def place_create(
         p = Place.objects.create(
             natural_key=key,
             name=name,
-            kind=_text(kind, "类别", 50),
+            kind=clean_text(kind, "类别", 50),
             credit_code=credit_code,
             licence_status=licence_status,
-            operator_name=_text(operator_name, "经营者", 50),
+            operator_name=clean_text(operator_name, "经营者", 50),
             phone_enc=personal["phone_enc"],
             phone_hash=personal["phone_hash"],
             address=address,
@@ -834,7 +795,7 @@ def place_create(
             grid=located_grid,
             path=path,
         )
-        after = _snapshot(p, _PLACE_FIELDS)
+        after = snapshot(p, _PLACE_FIELDS)
         after["phone"] = mask_phone(personal["phone"])
         audit_record(actor=actor, action="place.create", obj=p, after=after)
     return p
@@ -857,24 +818,24 @@ def place_update(
     lng: float | None = UNSET,
 ) -> Place:
     """Change a place; the natural key follows its credit code / name + address."""
-    _require(actor, P_EDIT_REGISTER)
-    _in_scope(actor, place.path, "场所")
+    require_perm(actor, P_EDIT_REGISTER, _EDIT_DENIED)
+    require_in_scope(actor, place.path, "场所")
     with transaction.atomic():
         p = Place.objects.select_for_update().get(pk=place.pk)
-        before = _snapshot(p, _PLACE_FIELDS)
+        before = snapshot(p, _PLACE_FIELDS)
         before["phone"] = mask_phone(decrypt(p.phone_enc))
         if name is not UNSET:
-            p.name = _text(name, "名称", 150, required=True)
+            p.name = clean_text(name, "名称", 150, required=True)
         if address is not UNSET:
-            p.address = _text(address, "地址", 200)
+            p.address = clean_text(address, "地址", 200)
         if credit_code is not UNSET:
             p.credit_code = normalise_credit_code(credit_code) if (credit_code or "").strip() else ""
         if kind is not UNSET:
-            p.kind = _text(kind, "类别", 50)
+            p.kind = clean_text(kind, "类别", 50)
         if licence_status is not UNSET:
             p.licence_status = _choice(licence_status, LicenceStatus, "证照状态")
         if operator_name is not UNSET:
-            p.operator_name = _text(operator_name, "经营者", 50)
+            p.operator_name = clean_text(operator_name, "经营者", 50)
         phone_plain = decrypt(p.phone_enc)
         if phone is not UNSET:
             personal = resident_personal_values(phone=phone or "")
@@ -899,9 +860,9 @@ def place_update(
         if Place.objects.filter(natural_key=p.natural_key).exclude(pk=p.pk).exists():
             raise Conflict("该场所已登记（统一社会信用代码或名称+地址相同）", code="duplicate_place")
         p.save()
-        after = _snapshot(p, _PLACE_FIELDS)
+        after = snapshot(p, _PLACE_FIELDS)
         after["phone"] = mask_phone(phone_plain)
-        _audit_change(actor=actor, action="place.update", obj=p, before=before, after=after)
+        audit_change(actor=actor, action="place.update", obj=p, before=before, after=after)
     return p
 
 
@@ -951,7 +912,7 @@ def _facility_location(
         raise InvalidInput("部件所在网格不属于编码中的区划", code="facility_division_mismatch")
     # A facility outside every grid belongs to its district (seen by district-level staff only).
     path = chosen.code if chosen is not None else division
-    _in_scope(actor, path, "网格")
+    require_in_scope(actor, path, "网格")
     return chosen, path
 
 
@@ -968,7 +929,7 @@ def facility_create(
     grid: Territory | None = None,
 ) -> Facility:
     """Register a facility (部件) under its 16-digit code; its grid comes from its location."""
-    _require(actor, P_EDIT_REGISTER)
+    require_perm(actor, P_EDIT_REGISTER, _EDIT_DENIED)
     division, fc, _ = facility_code_parse(code)
     code = code.strip()
     lat, lng = _coords_required(lat, lng)
@@ -980,16 +941,16 @@ def facility_create(
         f = Facility.objects.create(
             code=code,
             facility_class=fc,
-            name=_text(name, "名称", 100) or fc.name,
+            name=clean_text(name, "名称", 100) or fc.name,
             condition=condition,
-            owner_unit=_text(owner_unit, "权属单位", 100),
-            address=_text(address, "位置描述", 200),
+            owner_unit=clean_text(owner_unit, "权属单位", 100),
+            address=clean_text(address, "位置描述", 200),
             lat=lat,
             lng=lng,
             grid=chosen,
             path=path,
         )
-        audit_record(actor=actor, action="facility.create", obj=f, after=_snapshot(f, _FACILITY_FIELDS))
+        audit_record(actor=actor, action="facility.create", obj=f, after=snapshot(f, _FACILITY_FIELDS))
     return f
 
 
@@ -1006,19 +967,19 @@ def facility_update(
     grid: Territory | None = UNSET,
 ) -> Facility:
     """Change a facility's condition, owner, description or location (the code never changes)."""
-    _require(actor, P_EDIT_REGISTER)
-    _in_scope(actor, facility.path, "部件")
+    require_perm(actor, P_EDIT_REGISTER, _EDIT_DENIED)
+    require_in_scope(actor, facility.path, "部件")
     with transaction.atomic():
         f = Facility.objects.select_for_update().get(pk=facility.pk)
-        before = _snapshot(f, _FACILITY_FIELDS)
+        before = snapshot(f, _FACILITY_FIELDS)
         if name is not UNSET:
-            f.name = _text(name, "名称", 100)
+            f.name = clean_text(name, "名称", 100)
         if condition is not UNSET:
             f.condition = _choice(condition, FacilityCondition, "部件状态")
         if owner_unit is not UNSET:
-            f.owner_unit = _text(owner_unit, "权属单位", 100)
+            f.owner_unit = clean_text(owner_unit, "权属单位", 100)
         if address is not UNSET:
-            f.address = _text(address, "位置描述", 200)
+            f.address = clean_text(address, "位置描述", 200)
         moved = lat is not UNSET or lng is not UNSET
         if moved:
             f.lat, f.lng = _coords_required(f.lat if lat is UNSET else lat, f.lng if lng is UNSET else lng)
@@ -1031,8 +992,8 @@ def facility_update(
                 lng=f.lng if moved else None,
             )
         f.save()
-        _audit_change(
-            actor=actor, action="facility.update", obj=f, before=before, after=_snapshot(f, _FACILITY_FIELDS)
+        audit_change(
+            actor=actor, action="facility.update", obj=f, before=before, after=snapshot(f, _FACILITY_FIELDS)
         )
     return f
 
@@ -1051,10 +1012,17 @@ _ORG_FIELDS = (
 )
 
 
+def _org_snapshot(o: Organisation) -> dict[str, Any]:
+    """Audit values of an organisation; its contact phone masked like every phone."""
+    out = snapshot(o, _ORG_FIELDS)
+    out["contact_phone"] = mask_phone(o.contact_phone)
+    return out
+
+
 def _community(actor: Any, node: Territory) -> Territory:
     if node.level != Level.COMMUNITY:
         raise InvalidInput("所选区划不是社区", code="not_a_community")
-    _in_scope(actor, node.code, "社区")
+    require_in_scope(actor, node.code, "社区")
     return node
 
 
@@ -1078,9 +1046,9 @@ def organisation_create(
     compounds: Iterable[Compound] = (),
 ) -> Organisation:
     """Register a social organisation, owners' committee, property company or volunteer team."""
-    _require(actor, P_EDIT_REGISTER)
+    require_perm(actor, P_EDIT_REGISTER, _EDIT_DENIED)
     community = _community(actor, community)
-    name = _text(name, "名称", 150, required=True)
+    name = clean_text(name, "名称", 150, required=True)
     kind = _choice(kind, OrganisationKind, "组织类型")
     phone = normalise_phone(contact_phone) if (contact_phone or "").strip() else ""
     if int(members_count) < 0:
@@ -1095,14 +1063,14 @@ def organisation_create(
             name=name,
             kind=kind,
             community=community,
-            contact_name=_text(contact_name, "联系人", 50),
+            contact_name=clean_text(contact_name, "联系人", 50),
             contact_phone=phone,
             members_count=int(members_count),
             founded=founded,
             path=community.code,
         )
         o.compounds.set(items)
-        after = _snapshot(o, _ORG_FIELDS)
+        after = _org_snapshot(o)
         after["compounds"] = sorted(c.pk for c in items)
         audit_record(actor=actor, action="organisation.create", obj=o, after=after)
     return o
@@ -1121,18 +1089,18 @@ def organisation_update(
     compounds: Iterable[Compound] = UNSET,
 ) -> Organisation:
     """Change an organisation (its community stays; register a new one to move it)."""
-    _require(actor, P_EDIT_REGISTER)
-    _in_scope(actor, organisation.path, "组织")
+    require_perm(actor, P_EDIT_REGISTER, _EDIT_DENIED)
+    require_in_scope(actor, organisation.path, "组织")
     with transaction.atomic():
         o = Organisation.objects.select_for_update().get(pk=organisation.pk)
-        before = _snapshot(o, _ORG_FIELDS)
+        before = _org_snapshot(o)
         before["compounds"] = sorted(o.compounds.values_list("pk", flat=True))
         if name is not UNSET:
-            o.name = _text(name, "名称", 150, required=True)
+            o.name = clean_text(name, "名称", 150, required=True)
         if kind is not UNSET:
             o.kind = _choice(kind, OrganisationKind, "组织类型")
         if contact_name is not UNSET:
-            o.contact_name = _text(contact_name, "联系人", 50)
+            o.contact_name = clean_text(contact_name, "联系人", 50)
         if contact_phone is not UNSET:
             o.contact_phone = normalise_phone(contact_phone) if (contact_phone or "").strip() else ""
         if members_count is not UNSET:
@@ -1148,7 +1116,7 @@ def organisation_update(
         o.save()
         if compounds is not UNSET:
             o.compounds.set(_compounds_of(o.community, compounds))
-        after = _snapshot(o, _ORG_FIELDS)
+        after = _org_snapshot(o)
         after["compounds"] = sorted(o.compounds.values_list("pk", flat=True))
-        _audit_change(actor=actor, action="organisation.update", obj=o, before=before, after=after)
+        audit_change(actor=actor, action="organisation.update", obj=o, before=before, after=after)
     return o

@@ -10,12 +10,12 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from wangge.accounts.roles import P_REVEAL_PERSONAL, P_VIEW_REGISTER
 from wangge.core.errors import NotFound, ServiceError
+from wangge.core.http import no_store
 
 from . import display, selectors, services
 from .models import KeyGroup
@@ -34,12 +34,6 @@ def _get_or_404(getter: Any, **kwargs: Any) -> Any:
     if obj is None:
         raise Http404
     return obj
-
-
-def _no_store(response: HttpResponse) -> HttpResponse:
-    add_never_cache_headers(response)
-    response["Cache-Control"] = "no-store, no-cache, must-revalidate, max-age=0, private"
-    return response
 
 
 def _is_number_query(q: str) -> bool:
@@ -79,7 +73,7 @@ def resident_list(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "tags": KeyGroup.objects.all(),
     }
-    return _no_store(render(request, "registry/resident_list.html", context))
+    return no_store(render(request, "registry/resident_list.html", context))
 
 
 @login_required
@@ -91,7 +85,7 @@ def resident_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "card": display.resident_card(resident),
         "can_reveal": request.user.has_perm(P_REVEAL_PERSONAL),
     }
-    return _no_store(render(request, "registry/resident_detail.html", context))
+    return no_store(render(request, "registry/resident_detail.html", context))
 
 
 @require_POST
@@ -128,7 +122,7 @@ def resident_reveal_page(request: HttpRequest, pk: int) -> HttpResponse:
         else "registry/resident_detail.html"
     )
     response = render(request, template, context, status=status)
-    return _no_store(response)
+    return no_store(response)
 
 
 def _masked(card: dict[str, Any], field: str) -> str:

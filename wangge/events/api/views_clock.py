@@ -3,24 +3,17 @@
 Thin views over wangge.events.whistle / clock / notify. Ids outside the caller's territory are 404.
 """
 
-from typing import Any
-
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from wangge.core.api import paginated, validated
 from wangge.events import clock, notify, whistle
 from wangge.events.models import ExtensionRequest, Notification, Whistle, WhistleSummon
 
 from . import serializers_clock as s
-
-
-def _valid(serializer_class: type, request: Request) -> dict[str, Any]:
-    ser = serializer_class(data=request.data)
-    ser.is_valid(raise_exception=True)
-    return dict(ser.validated_data)
 
 
 class EventWhistleView(GenericAPIView):
@@ -32,7 +25,7 @@ class EventWhistleView(GenericAPIView):
 
     @extend_schema(request=s.WhistleBlowIn, responses={201: s.WhistleOut}, tags=["吹哨报到"])
     def post(self, request: Request, pk: int) -> Response:
-        data = _valid(s.WhistleBlowIn, request)
+        data = validated(s.WhistleBlowIn, request)
         blown = whistle.whistle_blow(
             event_id=pk, actor=request.user, unit_ids=data["unit_ids"], note=data["note"]
         )
@@ -90,7 +83,7 @@ class EventExtensionsView(GenericAPIView):
 
     @extend_schema(request=s.ExtensionIn, responses={201: s.ExtensionOut}, tags=["时限"])
     def post(self, request: Request, pk: int) -> Response:
-        data = _valid(s.ExtensionIn, request)
+        data = validated(s.ExtensionIn, request)
         req = clock.extension_request(
             event_id=pk, actor=request.user, amount=data["amount"], unit=data["unit"], reason=data["reason"]
         )
@@ -106,7 +99,7 @@ class ExtensionDecideView(GenericAPIView):
 
     @extend_schema(request=s.ExtensionDecideIn, responses=s.ExtensionOut, tags=["时限"])
     def post(self, request: Request, pk: int) -> Response:
-        data = _valid(s.ExtensionDecideIn, request)
+        data = validated(s.ExtensionDecideIn, request)
         req = clock.extension_decide(
             request_id=pk, actor=request.user, approve=data["approve"], note=data["note"]
         )
@@ -126,7 +119,4 @@ class NotificationListView(GenericAPIView):
     )
     def get(self, request: Request) -> Response:
         qs = notify.notification_list(user=request.user, state=request.query_params.get("state", ""))
-        page = self.paginate_queryset(qs)
-        if page is not None:
-            return self.get_paginated_response(s.NotificationOut(page, many=True).data)
-        return Response(s.NotificationOut(qs, many=True).data)
+        return paginated(self, qs, lambda rows: s.NotificationOut(rows, many=True).data)

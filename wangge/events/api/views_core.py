@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from wangge.accounts.roles import P_MANAGE_TERRITORY
+from wangge.core.api import paginated, validated
 from wangge.core.errors import NotFound
 from wangge.core.scope import scope_queryset
 from wangge.events import selectors, services
@@ -32,12 +33,6 @@ from wangge.events.models import (
 from wangge.events.services import EventInput
 
 from . import serializers as s
-
-
-def _validated(serializer_class: type, request: Request) -> dict[str, Any]:
-    ser = serializer_class(data=request.data)
-    ser.is_valid(raise_exception=True)
-    return dict(ser.validated_data)
 
 
 def _detail(request: Request, pk: Any) -> Response:
@@ -94,10 +89,7 @@ class EventViewSet(viewsets.GenericViewSet):
         names = ["status", "category", "grid", "overdue", "warning", "channel", "q", "needs_triage", "level"]
         filters = {k: p.get(k, "") for k in names}
         qs = selectors.event_list(user=request.user, mine=p.get("mine"), merged=p.get("merged"), **filters)
-        page = self.paginate_queryset(qs)
-        if page is None:
-            return Response(event_rows(qs))
-        return self.get_paginated_response(event_rows(page))
+        return paginated(self, qs, event_rows)
 
     @extend_schema(
         request=s.EventCreate,
@@ -105,7 +97,7 @@ class EventViewSet(viewsets.GenericViewSet):
         responses={201: s.EventDetail, 200: s.EventDetail, 400: ERRORS[400], 409: ERRORS[409]},
     )
     def create(self, request: Request) -> Response:
-        d = _validated(s.EventCreate, request)
+        d = validated(s.EventCreate, request)
         data = EventInput(
             description=d.get("description", ""),
             title=d.get("title", ""),
@@ -140,7 +132,7 @@ class EventViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def transitions(self, request: Request, pk: str) -> Response:
         """Move the event to `target` along the status graph (409 when illegal or `version` is stale)."""
-        d = _validated(s.TransitionRequest, request)
+        d = validated(s.TransitionRequest, request)
         event = services.event_move(
             event_id=pk,
             actor=request.user,
@@ -154,7 +146,7 @@ class EventViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def accept(self, request: Request, pk: str) -> Response:
         """受理（可更正分类和紧急程度）。"""
-        d = _validated(s.AcceptRequest, request)
+        d = validated(s.AcceptRequest, request)
         event = services.event_accept(
             event_id=pk,
             actor=request.user,
@@ -169,7 +161,7 @@ class EventViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: str) -> Response:
         """不予受理（理由对上报人可见）。"""
-        d = _validated(s.ReasonRequest, request)
+        d = validated(s.ReasonRequest, request)
         event = services.event_reject(
             event_id=pk, actor=request.user, reason=d["reason"], expected_version=d.get("version")
         )
@@ -179,7 +171,7 @@ class EventViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"], url_path="dispatch", url_name="dispatch")
     def dispatch_to(self, request: Request, pk: str) -> Response:
         """派遣：指定单位/人员，或不指定时按分拨规则（默认本网格网格员）。"""
-        d = _validated(s.DispatchRequest, request)
+        d = validated(s.DispatchRequest, request)
         event = services.event_dispatch(
             event_id=pk,
             actor=request.user,
@@ -194,7 +186,7 @@ class EventViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def reassign(self, request: Request, pk: str) -> Response:
         """改派（须填写理由）。"""
-        d = _validated(s.ReassignRequest, request)
+        d = validated(s.ReassignRequest, request)
         event = services.event_reassign(
             event_id=pk,
             actor=request.user,
@@ -209,7 +201,7 @@ class EventViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def escalate(self, request: Request, pk: str) -> Response:
         """上报上一级（网格→社区→街道→区），回到“已受理”由上级派遣。"""
-        d = _validated(s.ReasonRequest, request)
+        d = validated(s.ReasonRequest, request)
         event = services.event_escalate(
             event_id=pk, actor=request.user, reason=d["reason"], expected_version=d.get("version")
         )
@@ -240,7 +232,7 @@ class EventViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def verify(self, request: Request, pk: str) -> Response:
         """核查：通过则结案，不通过则返工（须说明）。"""
-        d = _validated(s.VerifyRequest, request)
+        d = validated(s.VerifyRequest, request)
         event = services.event_verify(
             event_id=pk,
             actor=request.user,
@@ -254,7 +246,7 @@ class EventViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def reopen(self, request: Request, pk: str) -> Response:
         """重新打开（结案后规定天数内）。"""
-        d = _validated(s.ReasonRequest, request)
+        d = validated(s.ReasonRequest, request)
         event = services.event_reopen(
             event_id=pk, actor=request.user, reason=d["reason"], expected_version=d.get("version")
         )
@@ -265,7 +257,7 @@ class EventViewSet(viewsets.GenericViewSet):
     def return_visit(self, request: Request, pk: str) -> Response:
         """完成回访（可同时重新打开事件）。"""
         event = selectors.event_get(user=request.user, pk=pk)
-        d = _validated(s.ReturnVisitRequest, request)
+        d = validated(s.ReturnVisitRequest, request)
         if not event.return_visits.filter(pk=d["visit"]).exists():
             raise NotFound("回访任务不存在", code="not_found")
         services.return_visit_complete(
@@ -330,7 +322,7 @@ class RatingView(APIView):
 
     @extend_schema(auth=[], request=s.RatingRequest, responses={200: s.PublicEvent, **ERRORS})
     def post(self, request: Request, tracking_code: str) -> Response:
-        d = _validated(s.RatingRequest, request)
+        d = validated(s.RatingRequest, request)
         event = services.event_rate(tracking_code=tracking_code, rating=d["rating"], comment=d["comment"])
         event = selectors.event_by_tracking_code(tracking_code=event.tracking_code)
         return Response(event_public_display(event))

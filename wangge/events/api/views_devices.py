@@ -7,8 +7,6 @@
 Everything is bounded by the caller's territory: ids outside it are 404.
 """
 
-from typing import Any
-
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -16,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from wangge.core.api import paginated, per_row, validated
 from wangge.events import devices, sos
 from wangge.events.models import Device
 
@@ -83,12 +82,6 @@ class SosRow(serializers.Serializer):
     can_acknowledge = serializers.BooleanField(required=False)
 
 
-def _validated(serializer_class: type, request: Request) -> dict[str, Any]:
-    ser = serializer_class(data=request.data)
-    ser.is_valid(raise_exception=True)
-    return dict(ser.validated_data)
-
-
 class DeviceViewSet(viewsets.GenericViewSet):
     """登记的传感器和智能手环。告警经 MQTT 主题 {prefix}/{device_id}/alarm 和 {prefix}/{device_id}/sos 上报。"""
 
@@ -114,10 +107,7 @@ class DeviceViewSet(viewsets.GenericViewSet):
             active=None if active in (None, "") else active.lower() in ("1", "true", "yes"),
             q=p.get("q", ""),
         )
-        page = self.paginate_queryset(qs)
-        rows = page if page is not None else qs
-        data = [devices.device_display(d) for d in rows]
-        return self.get_paginated_response(data) if page is not None else Response(data)
+        return paginated(self, qs, per_row(devices.device_display))
 
     @extend_schema(responses=DeviceRow)
     def retrieve(self, request: Request, pk: str) -> Response:
@@ -125,7 +115,7 @@ class DeviceViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=DeviceWrite, responses={201: DeviceRow})
     def create(self, request: Request) -> Response:
-        device = devices.device_register(actor=request.user, **_validated(DeviceWrite, request))
+        device = devices.device_register(actor=request.user, **validated(DeviceWrite, request))
         device = devices.device_get(user=request.user, pk=device.pk)
         return Response(devices.device_display(device), status=status.HTTP_201_CREATED)
 
@@ -133,7 +123,7 @@ class DeviceViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def deactivate(self, request: Request, pk: str) -> Response:
         device = devices.device_get(user=request.user, pk=pk)
-        devices.device_deactivate(actor=request.user, device=device, **_validated(Deactivate, request))
+        devices.device_deactivate(actor=request.user, device=device, **validated(Deactivate, request))
         return Response(devices.device_display(devices.device_get(user=request.user, pk=pk)))
 
 
@@ -142,7 +132,7 @@ class SosAckView(APIView):
 
     @extend_schema(request=SosAck, responses=SosRow)
     def post(self, request: Request, pk: str) -> Response:
-        watch = sos.sos_acknowledge(event_id=pk, actor=request.user, **_validated(SosAck, request))
+        watch = sos.sos_acknowledge(event_id=pk, actor=request.user, **validated(SosAck, request))
         return Response(sos.sos_watch_display(watch))
 
 

@@ -1,18 +1,16 @@
 """12345 hotline bulk import API. Views only translate HTTP; the work is in wangge.events.hotline."""
 
-from typing import Any
-
 from django.http import HttpResponse, HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from wangge.accounts.roles import P_IMPORT_REGISTER
+from wangge.core.api import FileAPIView
 from wangge.core.errors import Forbidden
 from wangge.events import hotline
 from wangge.exchange.downloads import attachment
@@ -63,12 +61,8 @@ class HotlineImport(APIView):
         return Response(result.as_dict())
 
 
-class HotlineTemplate(APIView):
+class HotlineTemplate(FileAPIView):
     """The blank 12345 work-order template (.xlsx with column notes)."""
-
-    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
-        renderer = JSONRenderer()
-        return renderer, renderer.media_type
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request: Request) -> HttpResponseBase:

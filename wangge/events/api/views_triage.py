@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from wangge.accounts.roles import STAFF_ROLES, Role
+from wangge.core.api import validated
 from wangge.core.errors import Forbidden
 
 from .. import classifier, disputes, merge
@@ -29,12 +30,6 @@ def _require_staff(user: Any) -> None:
 def _require_district_admin(user: Any) -> None:
     if not (getattr(user, "is_superuser", False) or getattr(user, "role", "") == Role.DISTRICT_ADMIN):
         raise Forbidden("仅限区级管理员使用", code="permission_denied")
-
-
-def _validated(serializer_class: type, request: Request) -> dict[str, Any]:
-    ser = serializer_class(data=request.data)
-    ser.is_valid(raise_exception=True)
-    return dict(ser.validated_data)
 
 
 # --- serializers ------------------------------------------------------------------------------------
@@ -196,7 +191,7 @@ class MergeView(APIView):
     )
     def post(self, request: Request) -> Response:
         _require_staff(request.user)
-        data = _validated(MergeRequest, request)
+        data = validated(MergeRequest, request)
         master = merge.event_merge(
             master_id=data["master"], duplicate_ids=data["duplicates"], actor=request.user, note=data["note"]
         )
@@ -231,7 +226,7 @@ class ClassifierTrainView(APIView):
     )
     def post(self, request: Request) -> Response:
         _require_district_admin(request.user)
-        data = _validated(TrainRequest, request)
+        data = validated(TrainRequest, request)
         version = classifier.classifier_train(actor=request.user, **data)
         return Response(VersionRow(version).data, status=status.HTTP_201_CREATED)
 
@@ -245,7 +240,7 @@ class ClassifyView(APIView):
     )
     def post(self, request: Request) -> Response:
         _require_staff(request.user)
-        text = _validated(ClassifyRequest, request)["text"]
+        text = validated(ClassifyRequest, request)["text"]
         category, confidence = classifier.classify_text(text)
         return Response(
             {
@@ -278,7 +273,7 @@ class DisputePartiesView(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         _require_staff(request.user)
-        data = _validated(PartyWrite, request)
+        data = validated(PartyWrite, request)
         party = disputes.dispute_party_add(
             actor=request.user,
             event_id=pk,
@@ -294,7 +289,7 @@ class DisputeSessionsView(APIView):
     @extend_schema(summary="登记调解记录", request=SessionWrite, responses={201: SessionRow})
     def post(self, request: Request, pk: int) -> Response:
         _require_staff(request.user)
-        data = _validated(SessionWrite, request)
+        data = validated(SessionWrite, request)
         s = disputes.mediation_session_add(actor=request.user, event_id=pk, **data)
         return Response(SessionRow(s).data, status=status.HTTP_201_CREATED)
 
@@ -303,7 +298,7 @@ class DisputeOutcomeView(APIView):
     @extend_schema(summary="登记/更正调解结果", request=OutcomeWrite, responses=OutcomeRow)
     def put(self, request: Request, pk: int) -> Response:
         _require_staff(request.user)
-        data = _validated(OutcomeWrite, request)
+        data = validated(OutcomeWrite, request)
         o = disputes.dispute_outcome_set(actor=request.user, event_id=pk, **data)
         return Response(
             {

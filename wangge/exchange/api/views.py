@@ -7,11 +7,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from wangge.core.api import FileAPIView
 from wangge.exchange import selectors, services
 from wangge.exchange.downloads import attachment
 from wangge.exchange.models import ImportJob
@@ -54,15 +53,7 @@ class ImportDetail(generics.RetrieveAPIView):
         return selectors.import_job_get(self.request.user, self.kwargs["pk"])
 
 
-class _FileView(APIView):
-    """Answers with a file; `?format=` is this view's own parameter, not DRF's renderer override."""
-
-    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
-        renderer = JSONRenderer()
-        return renderer, renderer.media_type
-
-
-class ImportErrorReport(_FileView):
+class ImportErrorReport(FileAPIView):
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request: Request, pk: int) -> HttpResponse:
         """The error report (.xlsx: 行号, 列, 内容 (masked), 错误原因) of one import job."""
@@ -74,7 +65,7 @@ class ImportErrorReport(_FileView):
         return attachment(FileResponse(job.error_report.open("rb")), f"错误报告-{job.pk}.xlsx")
 
 
-class ImportTemplate(_FileView):
+class ImportTemplate(FileAPIView):
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request: Request, kind: str) -> HttpResponse:
         """Blank import template for `kind` (.xlsx with a 填写说明 sheet; grids: an example .geojson)."""
@@ -82,7 +73,7 @@ class ImportTemplate(_FileView):
         return attachment(HttpResponse(data, content_type=content_type), name)
 
 
-class Export(_FileView):
+class Export(FileAPIView):
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=["xlsx", "csv"], description="默认 xlsx")],
         responses={

@@ -7,6 +7,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from wangge.core.api import paginated, per_row, validated
 from wangge.party import selectors, services
 from wangge.party.models import MemberUnit, PartyOrg
 from wangge.registry import selectors as registry_selectors
@@ -91,20 +92,6 @@ class MemberUnitRow(serializers.Serializer):
 # --- views -------------------------------------------------------------------------------------------
 
 
-def _validated(serializer_class: type, request: Request, *, partial: bool = False) -> dict[str, Any]:
-    ser = serializer_class(data=request.data, partial=partial)
-    ser.is_valid(raise_exception=True)
-    data = dict(ser.validated_data)
-    return {k: v for k, v in data.items() if k in request.data} if partial else data
-
-
-def _page(view: viewsets.GenericViewSet, qs: Any, row: Any) -> Response:
-    page = view.paginate_queryset(qs)
-    if page is None:
-        return Response([row(o) for o in qs])
-    return view.get_paginated_response([row(o) for o in page])
-
-
 def _resolve(request: Request, data: dict[str, Any]) -> dict[str, Any]:
     user = request.user
     getters = {
@@ -141,7 +128,7 @@ class PartyOrgViewSet(viewsets.GenericViewSet):
         if p.get("tree") in ("1", "true", "yes"):
             return Response(selectors.partyorg_tree(user=request.user, path=p.get("path", "")))
         qs = selectors.partyorg_list(user=request.user, path=p.get("path", ""), level=p.get("level", ""))
-        return _page(self, qs, selectors.partyorg_row)
+        return paginated(self, qs, per_row(selectors.partyorg_row))
 
     @extend_schema(responses=PartyOrgRow)
     def retrieve(self, request: Request, pk: str) -> Response:
@@ -149,14 +136,14 @@ class PartyOrgViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=PartyOrgWrite, responses={201: PartyOrgRow})
     def create(self, request: Request) -> Response:
-        data = _resolve(request, _validated(PartyOrgWrite, request))
+        data = _resolve(request, validated(PartyOrgWrite, request))
         org = services.partyorg_create(actor=request.user, **data)
         return Response(selectors.partyorg_row(org), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=PartyOrgUpdate, responses=PartyOrgRow)
     def partial_update(self, request: Request, pk: str) -> Response:
         org = selectors.partyorg_get(user=request.user, pk=pk)
-        data = _validated(PartyOrgUpdate, request, partial=True)
+        data = validated(PartyOrgUpdate, request, partial=True)
         return Response(selectors.partyorg_row(services.partyorg_update(actor=request.user, org=org, **data)))
 
 
@@ -184,7 +171,7 @@ class MemberUnitViewSet(viewsets.GenericViewSet):
             kind=p.get("kind", ""),
             zone=p.get("zone", ""),
         )
-        return _page(self, qs, selectors.memberunit_row)
+        return paginated(self, qs, per_row(selectors.memberunit_row))
 
     @extend_schema(responses=MemberUnitRow)
     def retrieve(self, request: Request, pk: str) -> Response:
@@ -192,14 +179,14 @@ class MemberUnitViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=MemberUnitWrite, responses={201: MemberUnitRow})
     def create(self, request: Request) -> Response:
-        data = _resolve(request, _validated(MemberUnitWrite, request))
+        data = _resolve(request, validated(MemberUnitWrite, request))
         unit = services.memberunit_create(actor=request.user, **data)
         return Response(selectors.memberunit_row(unit), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=MemberUnitUpdate, responses=MemberUnitRow)
     def partial_update(self, request: Request, pk: str) -> Response:
         unit = selectors.memberunit_get(user=request.user, pk=pk)
-        data = _resolve(request, _validated(MemberUnitUpdate, request, partial=True))
+        data = _resolve(request, validated(MemberUnitUpdate, request, partial=True))
         return Response(
             selectors.memberunit_row(services.memberunit_update(actor=request.user, unit=unit, **data))
         )

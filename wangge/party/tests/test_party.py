@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from wangge.audit.models import AuditEntry
@@ -130,6 +132,19 @@ def test_member_units(world):
     services.memberunit_update(actor=u, unit=unit, zones=[world.g112], responsibility="义诊、健康讲座")
     assert list(selectors.memberunit_list(user=u, zone=world.g112.code)) == [unit]
     assert AuditEntry.objects.get(action="memberunit.update").after["zones"] == [world.g112.code]
+
+
+def test_member_unit_audit_masks_contact_phone(world):
+    u = world.users.community1
+    unit = services.memberunit_create(
+        actor=u, name="区人民医院", community=world.c11, contact_phone="13900001111"
+    )
+    services.memberunit_update(actor=u, unit=unit, contact_phone="13900002222")
+    created = AuditEntry.objects.get(action="memberunit.create")
+    updated = AuditEntry.objects.get(action="memberunit.update")
+    assert created.after["contact_phone"] == "139****1111"
+    assert (updated.before["contact_phone"], updated.after["contact_phone"]) == ("139****1111", "139****2222")
+    assert "13900001111" not in json.dumps([created.after, updated.before, updated.after])
 
 
 def test_api(world, tree, api_for):

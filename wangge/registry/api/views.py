@@ -13,6 +13,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from wangge.core.api import paginated, per_row, validated
+from wangge.core.errors import InvalidInput
 from wangge.registry import selectors, services
 from wangge.registry.display import (
     building_display,
@@ -38,16 +40,6 @@ _REFS: dict[str, Callable[..., Any]] = {
 }
 
 
-def _validated(serializer_class: type, request: Request, *, partial: bool = False) -> dict[str, Any]:
-    ser = serializer_class(data=request.data, partial=partial)
-    ser.is_valid(raise_exception=True)
-    data = dict(ser.validated_data)
-    if partial:
-        # Only what the client sent: defaults must not overwrite stored values on PATCH.
-        data = {k: v for k, v in data.items() if k in request.data}
-    return data
-
-
 def _resolve(request: Request, data: dict[str, Any]) -> dict[str, Any]:
     """Turn referenced ids into objects the caller may see (None stays None)."""
     for key, getter in _REFS.items():
@@ -56,17 +48,6 @@ def _resolve(request: Request, data: dict[str, Any]) -> dict[str, Any]:
     if "compounds" in data:
         data["compounds"] = [selectors.compound_get(user=request.user, pk=pk) for pk in data["compounds"]]
     return data
-
-
-def _page(view: viewsets.GenericViewSet, qs: Any, render: Callable[[Any], list[dict[str, Any]]]) -> Response:
-    page = view.paginate_queryset(qs)
-    if page is None:
-        return Response(render(qs))
-    return view.get_paginated_response(render(page))
-
-
-def _many(fn: Callable[[Any], dict[str, Any]]) -> Callable[[Any], list[dict[str, Any]]]:
-    return lambda rows: [fn(r) for r in rows]
 
 
 PATH = OpenApiParameter("path", str, description="区划/网格编码前缀")
@@ -82,7 +63,7 @@ class ResidentViewSet(viewsets.GenericViewSet):
     @extend_schema(
         parameters=[
             OpenApiParameter(
-                "q", str, description="姓名片段，或完整身份证号/手机号（精确匹配，建议用 POST search/）"
+                "q", str, description="姓名片段。身份证号/手机号不能出现在网址中：请用 POST search/"
             ),
             OpenApiParameter("tag", str, description="重点人群代码"),
             PATH,
@@ -91,18 +72,24 @@ class ResidentViewSet(viewsets.GenericViewSet):
     )
     def list(self, request: Request) -> Response:
         p = request.query_params
+        if selectors.is_personal_number_query(p.get("q", "")):
+            # Personal values never belong in URLs (they end up in proxy and access logs).
+            raise InvalidInput(
+                "按身份证号或手机号查询请使用 POST /api/v1/residents/search/，不要放在网址中",
+                code="use_post_search",
+            )
         qs = selectors.resident_search(
             user=request.user, q=p.get("q", ""), tag=p.get("tag", ""), path=p.get("path", "")
         )
-        return _page(self, qs, resident_display_many)
+        return paginated(self, qs, resident_display_many)
 
     @extend_schema(request=s.ResidentSearch, responses=s.ResidentRow(many=True))
     @action(detail=False, methods=["post"])
     def search(self, request: Request) -> Response:
         """Search with the terms in the body, so an ID number or phone never appears in a URL."""
-        data = _validated(s.ResidentSearch, request)
+        data = validated(s.ResidentSearch, request)
         qs = selectors.resident_search(user=request.user, **data)
-        return _page(self, qs, resident_display_many)
+        return paginated(self, qs, resident_display_many)
 
     @extend_schema(responses=s.ResidentCard)
     def retrieve(self, request: Request, pk: str) -> Response:
@@ -110,7 +97,7 @@ class ResidentViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=s.ResidentWrite, responses={201: s.ResidentCard})
     def create(self, request: Request) -> Response:
-        data = _resolve(request, _validated(s.ResidentWrite, request))
+        data = _resolve(request, validated(s.ResidentWrite, request))
         resident = services.resident_create(actor=request.user, **data)
         resident = selectors.resident_get(user=request.user, pk=resident.pk)
         return Response(resident_card(resident), status=status.HTTP_201_CREATED)
@@ -118,7 +105,7 @@ class ResidentViewSet(viewsets.GenericViewSet):
     @extend_schema(request=s.ResidentUpdate, responses=s.ResidentCard)
     def partial_update(self, request: Request, pk: str) -> Response:
         resident = selectors.resident_get(user=request.user, pk=pk)
-        data = _resolve(request, _validated(s.ResidentUpdate, request, partial=True))
+        data = _resolve(request, validated(s.ResidentUpdate, request, partial=True))
         services.resident_update(actor=request.user, resident=resident, **data)
         return Response(resident_card(selectors.resident_get(user=request.user, pk=pk)))
 
@@ -127,7 +114,7 @@ class ResidentViewSet(viewsets.GenericViewSet):
     def reveal(self, request: Request, pk: str) -> Response:
         """The full ID number, phone or health notes; needs a reason, and the view is audited."""
         resident = selectors.resident_get(user=request.user, pk=pk)
-        data = _validated(s.RevealRequest, request)
+        data = validated(s.RevealRequest, request)
         value = services.resident_reveal(actor=request.user, resident=resident, **data)
         return Response({"value": value}, headers={"Cache-Control": "no-store"})
 
@@ -135,7 +122,7 @@ class ResidentViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"], url_path="move-in")
     def move_in(self, request: Request, pk: str) -> Response:
         resident = selectors.resident_get(user=request.user, pk=pk)
-        data = _resolve(request, _validated(s.MoveIn, request))
+        data = _resolve(request, validated(s.MoveIn, request))
         services.resident_move_in(actor=request.user, resident=resident, **data)
         return Response(resident_card(selectors.resident_get(user=request.user, pk=pk)))
 
@@ -143,7 +130,7 @@ class ResidentViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"], url_path="move-out")
     def move_out(self, request: Request, pk: str) -> Response:
         resident = selectors.resident_get(user=request.user, pk=pk)
-        data = _validated(s.MoveOut, request)
+        data = validated(s.MoveOut, request)
         services.resident_move_out(actor=request.user, resident=resident, **data)
         return Response(resident_card(selectors.resident_get(user=request.user, pk=pk)))
 
@@ -165,7 +152,7 @@ class BuildingViewSet(viewsets.GenericViewSet):
     def list(self, request: Request) -> Response:
         p = request.query_params
         qs = selectors.building_list(user=request.user, path=p.get("path", ""), q=p.get("q", ""))
-        return _page(self, qs, _many(building_display))
+        return paginated(self, qs, per_row(building_display))
 
     @extend_schema(responses=s.BuildingCard)
     def retrieve(self, request: Request, pk: str) -> Response:
@@ -173,14 +160,14 @@ class BuildingViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=s.BuildingWrite, responses={201: s.BuildingRow})
     def create(self, request: Request) -> Response:
-        data = _resolve(request, _validated(s.BuildingWrite, request))
+        data = _resolve(request, validated(s.BuildingWrite, request))
         building = services.building_create(actor=request.user, **data)
         return Response(building_display(building), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.BuildingUpdate, responses=s.BuildingRow)
     def partial_update(self, request: Request, pk: str) -> Response:
         building = selectors.building_get(user=request.user, pk=pk)
-        data = _resolve(request, _validated(s.BuildingUpdate, request, partial=True))
+        data = _resolve(request, validated(s.BuildingUpdate, request, partial=True))
         return Response(
             building_display(services.building_update(actor=request.user, building=building, **data))
         )
@@ -200,7 +187,7 @@ class DwellingViewSet(viewsets.GenericViewSet):
         p = request.query_params
         building = selectors.building_get(user=request.user, pk=p["building"]) if p.get("building") else None
         qs = selectors.dwelling_list(user=request.user, building=building, path=p.get("path", ""))
-        return _page(self, qs, _many(dwelling_display))
+        return paginated(self, qs, per_row(dwelling_display))
 
     @extend_schema(responses=s.DwellingDetail)
     def retrieve(self, request: Request, pk: str) -> Response:
@@ -211,13 +198,13 @@ class DwellingViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=s.DwellingWrite, responses={201: s.DwellingRow})
     def create(self, request: Request) -> Response:
-        data = _resolve(request, _validated(s.DwellingWrite, request))
+        data = _resolve(request, validated(s.DwellingWrite, request))
         return Response(dwelling_display(services.dwelling_create(actor=request.user, **data)), status=201)
 
     @extend_schema(request=s.DwellingUpdate, responses=s.DwellingRow)
     def partial_update(self, request: Request, pk: str) -> Response:
         dwelling = selectors.dwelling_get(user=request.user, pk=pk)
-        data = _validated(s.DwellingUpdate, request, partial=True)
+        data = validated(s.DwellingUpdate, request, partial=True)
         return Response(
             dwelling_display(services.dwelling_update(actor=request.user, dwelling=dwelling, **data))
         )
@@ -242,7 +229,7 @@ class PlaceViewSet(viewsets.GenericViewSet):
             licence_status=p.get("licence_status", ""),
             kind=p.get("kind", ""),
         )
-        return _page(self, qs, _many(place_display))
+        return paginated(self, qs, per_row(place_display))
 
     @extend_schema(responses=s.PlaceRow)
     def retrieve(self, request: Request, pk: str) -> Response:
@@ -250,13 +237,13 @@ class PlaceViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=s.PlaceWrite, responses={201: s.PlaceRow})
     def create(self, request: Request) -> Response:
-        data = _resolve(request, _validated(s.PlaceWrite, request))
+        data = _resolve(request, validated(s.PlaceWrite, request))
         return Response(place_display(services.place_create(actor=request.user, **data)), status=201)
 
     @extend_schema(request=s.PlaceUpdate, responses=s.PlaceRow)
     def partial_update(self, request: Request, pk: str) -> Response:
         place = selectors.place_get(user=request.user, pk=pk)
-        data = _resolve(request, _validated(s.PlaceUpdate, request, partial=True))
+        data = _resolve(request, validated(s.PlaceUpdate, request, partial=True))
         return Response(place_display(services.place_update(actor=request.user, place=place, **data)))
 
 
@@ -286,7 +273,7 @@ class FacilityViewSet(viewsets.GenericViewSet):
             minor=p.get("minor", ""),
             condition=p.get("condition", ""),
         )
-        return _page(self, qs, _many(facility_display))
+        return paginated(self, qs, per_row(facility_display))
 
     @extend_schema(responses=s.FacilityRow)
     def retrieve(self, request: Request, pk: str) -> Response:
@@ -294,13 +281,13 @@ class FacilityViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=s.FacilityWrite, responses={201: s.FacilityRow})
     def create(self, request: Request) -> Response:
-        data = _resolve(request, _validated(s.FacilityWrite, request))
+        data = _resolve(request, validated(s.FacilityWrite, request))
         return Response(facility_display(services.facility_create(actor=request.user, **data)), status=201)
 
     @extend_schema(request=s.FacilityUpdate, responses=s.FacilityRow)
     def partial_update(self, request: Request, pk: str) -> Response:
         facility = selectors.facility_get(user=request.user, pk=pk)
-        data = _resolve(request, _validated(s.FacilityUpdate, request, partial=True))
+        data = _resolve(request, validated(s.FacilityUpdate, request, partial=True))
         return Response(
             facility_display(services.facility_update(actor=request.user, facility=facility, **data))
         )
@@ -320,7 +307,7 @@ class OrganisationViewSet(viewsets.GenericViewSet):
         qs = selectors.organisation_list(
             user=request.user, path=p.get("path", ""), q=p.get("q", ""), kind=p.get("kind", "")
         )
-        return _page(self, qs, _many(organisation_display))
+        return paginated(self, qs, per_row(organisation_display))
 
     @extend_schema(responses=s.OrganisationRow)
     def retrieve(self, request: Request, pk: str) -> Response:
@@ -328,7 +315,7 @@ class OrganisationViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=s.OrganisationWrite, responses={201: s.OrganisationRow})
     def create(self, request: Request) -> Response:
-        data = _resolve(request, _validated(s.OrganisationWrite, request))
+        data = _resolve(request, validated(s.OrganisationWrite, request))
         return Response(
             organisation_display(services.organisation_create(actor=request.user, **data)), status=201
         )
@@ -336,7 +323,7 @@ class OrganisationViewSet(viewsets.GenericViewSet):
     @extend_schema(request=s.OrganisationUpdate, responses=s.OrganisationRow)
     def partial_update(self, request: Request, pk: str) -> Response:
         org = selectors.organisation_get(user=request.user, pk=pk)
-        data = _resolve(request, _validated(s.OrganisationUpdate, request, partial=True))
+        data = _resolve(request, validated(s.OrganisationUpdate, request, partial=True))
         return Response(
             organisation_display(services.organisation_update(actor=request.user, organisation=org, **data))
         )

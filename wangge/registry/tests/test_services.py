@@ -633,3 +633,16 @@ def test_rotate_keys_with_two_keys(world, home, settings):
     assert list(selectors.resident_search(user=world.users.grid1, q=PHONE)) == [r]
     p.refresh_from_db()
     assert p.phone_hash == crypto.digest(PHONE)
+
+
+def test_organisation_audit_masks_contact_phone(world):
+    u = world.users.community1
+    o = services.organisation_create(
+        actor=u, name="六合志愿队", kind="social", community=world.c11, contact_phone="13900001111"
+    )
+    services.organisation_update(actor=u, organisation=o, contact_phone="13900002222")
+    created = AuditEntry.objects.get(action="organisation.create")
+    updated = AuditEntry.objects.get(action="organisation.update")
+    assert created.after["contact_phone"] == "139****1111"
+    assert (updated.before["contact_phone"], updated.after["contact_phone"]) == ("139****1111", "139****2222")
+    assert "13900001111" not in json.dumps([created.after, updated.before, updated.after])

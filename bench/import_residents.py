@@ -208,14 +208,18 @@ def run(args: argparse.Namespace, workdir: Path, url: str) -> int:
     print(f"upload (store, sha256, header check): {time.perf_counter() - t:.2f} s")
     rss_before = rss_mb()
     db_time = [0.0, 0]
+    by_kind: dict[str, float] = {}
 
     def timed(execute, sql, params, many, context):  # noqa: ANN001
         start = time.perf_counter()
         try:
             return execute(sql, params, many, context)
         finally:
-            db_time[0] += time.perf_counter() - start
+            took = time.perf_counter() - start
+            db_time[0] += took
             db_time[1] += 1
+            kind = " ".join(str(sql).split()[:4])[:60]
+            by_kind[kind] = by_kind.get(kind, 0.0) + took
 
     wrapper = connection.execute_wrapper(timed)
     wrapper.__enter__()
@@ -249,6 +253,8 @@ def run(args: argparse.Namespace, workdir: Path, url: str) -> int:
         f"{os.getloadavg()[0]:.1f})"
     )
     print(f"  of which in database statements: {db_time[0]:.2f} s over {db_time[1]} statements")
+    for kind, took in sorted(by_kind.items(), key=lambda kv: -kv[1])[:6]:
+        print(f"    {took:6.2f} s  {kind}")
     print(
         f"  residents={Resident.objects.count()} dwellings={Dwelling.objects.count()} "
         f"occupancies={Occupancy.objects.count()}"

@@ -103,7 +103,9 @@ def error_report_xlsx(errors: Iterable[RowError], *, header_of: Any, total: int,
     ws.column_dimensions["C"].width = 28
     ws.column_dimensions["D"].width = 60
     ws.append(_header_cells(ws, ["行号", "列", "内容", "错误原因"]))
-    for e in errors:
+    for e in sorted(
+        errors, key=lambda e: e.row
+    ):  # rows rejected while writing come after their chunk's others
         ws.append([e.row, header_of(e.column) or "（整行）", e.value, e.message])
     if total > kept:
         ws.append([])

@@ -61,11 +61,14 @@ class KeyGroup(models.Model):
 
 
 class Resident(models.Model):
-    name = models.CharField("姓名", max_length=50, db_index=True)
+    # No index on name: search is `icontains`, which no b-tree serves.
+    name = models.CharField("姓名", max_length=50)
     id_number_enc = models.TextField("身份证号(密文)", blank=True)
-    id_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    # Hash columns are indexed in Meta: `db_index`/`unique` would also add a useless varchar_pattern_ops
+    # (LIKE) index on PostgreSQL, which slows every insert.
+    id_hash = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     phone_enc = models.TextField("手机号(密文)", blank=True)
-    phone_hash = models.CharField(max_length=64, null=True, blank=True, db_index=True)  # noqa: DJ001
+    phone_hash = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     birth_date = models.DateField("出生日期", null=True, blank=True, db_index=True)
     sex = models.CharField("性别", max_length=1, choices=Sex.choices, blank=True)
     ethnicity = models.CharField("民族", max_length=16, blank=True)
@@ -103,7 +106,11 @@ class Resident(models.Model):
     class Meta:
         verbose_name = "居民"
         verbose_name_plural = "居民"
-        indexes = [models.Index(fields=["path", "birth_date"])]
+        indexes = [
+            models.Index(fields=["path", "birth_date"]),
+            models.Index(fields=["phone_hash"], name="resident_phone_hash_idx"),
+        ]
+        constraints = [models.UniqueConstraint(fields=["id_hash"], name="uniq_resident_id_hash")]
 
     def __str__(self) -> str:
         return f"居民#{self.pk}"

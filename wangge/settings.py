@@ -144,6 +144,9 @@ WANGGE_CLASSIFY_THRESHOLD = env.float("WANGGE_CLASSIFY_THRESHOLD", default=0.6)
 # Duplicate search window: same category within this distance (m) and time (hours).
 WANGGE_DEDUPE_METRES = env.float("WANGGE_DEDUPE_METRES", default=100.0)
 WANGGE_DEDUPE_HOURS = env.float("WANGGE_DEDUPE_HOURS", default=72.0)
+# A new report at least this similar (character bigrams) to an open one at the same place stays in the
+# triage queue as a likely duplicate, for a person to merge or let through.
+WANGGE_DEDUPE_SIMILARITY = env.float("WANGGE_DEDUPE_SIMILARITY", default=0.5)
 # Open311 GeoReport v2: the jurisdiction_id this endpoint answers to (optional in requests; any other
 # value is a 404), and the contact shown by discovery.
 WANGGE_OPEN311_JURISDICTION = env.str("WANGGE_OPEN311_JURISDICTION", default="wangge.local")

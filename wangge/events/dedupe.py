@@ -116,16 +116,34 @@ def find_duplicates(*, event: Event, limit: int = 5) -> list[tuple[Event, float]
     mine = _text(event)
     found: list[tuple[Event, float, float]] = []
     for other in qs:
-        same_place = (event.building_id is not None and other.building_id == event.building_id) or (
-            bool(event.address.strip()) and other.address == event.address.strip()
-        )
-        dist = distance_m(event, other)
-        if not same_place and (dist is None or dist > metres):
-            continue
-        score = round(text_similarity(mine, _text(other)), 3)
-        found.append((other, score, dist if dist is not None else 0.0))
+        scored = match(event, other, metres=metres, text=mine)
+        if scored is not None:
+            found.append((other, *scored))
     found.sort(key=lambda row: (-row[1], row[2], -row[0].pk))
     return [(other, score) for other, score, _ in found[: max(0, limit)]]
+
+
+def match(
+    event: Event, other: Event, *, metres: float, text: str | None = None
+) -> tuple[float, float] | None:
+    """(text similarity, distance in metres) of `other` as a duplicate of `event`; None when it is not at
+    the same place (same building, same address, or within `metres`). Category and time window are the
+    caller's filter."""
+    same_place = (event.building_id is not None and other.building_id == event.building_id) or (
+        bool(event.address.strip()) and other.address == event.address.strip()
+    )
+    dist = distance_m(event, other)
+    if not same_place and (dist is None or dist > metres):
+        return None
+    score = round(text_similarity(_text(event) if text is None else text, _text(other)), 3)
+    return score, dist if dist is not None else 0.0
+
+
+def likely_duplicate(candidates: list[tuple[Event, float]]) -> tuple[Event, float] | None:
+    """The best candidate when it is similar enough to hold the report for a person (merge or not)."""
+    if candidates and candidates[0][1] >= float(settings.WANGGE_DEDUPE_SIMILARITY):
+        return candidates[0]
+    return None
 
 
 # --- scoped reads -----------------------------------------------------------------------------------

@@ -324,5 +324,7 @@ def event_public_display(event: Event) -> dict[str, Any]:
         "rating": event.rating,
         "rating_name": RATINGS.get(event.rating, ""),
         "can_rate": closed_for_rating and not event.rating,
+        # The handler has reported back: the reporter may confirm it is solved, or say it is not.
+        "can_verify": not event.master_id and source.status.code in ("handled", "verifying"),
         "timeline": steps,
     }

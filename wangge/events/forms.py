@@ -176,6 +176,22 @@ class RatingForm(forms.Form):
     )
 
 
+class ReporterVerifyForm(forms.Form):
+    passed = forms.TypedChoiceField(
+        label="问题解决了吗？",
+        choices=[("1", "已解决"), ("0", "还没有解决")],
+        coerce=lambda v: v == "1",
+        widget=forms.RadioSelect,
+        error_messages={"required": "请选择是否已解决", "invalid_choice": "请选择是否已解决"},
+    )
+    note = forms.CharField(
+        label="说明（没有解决时必填）",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
 class TrackLookupForm(forms.Form):
     code = forms.RegexField(
         label="查询码",

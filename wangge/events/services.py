@@ -137,7 +137,9 @@ class EventInput:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _validate(data: EventInput) -> Category | None:
+def _validate(data: EventInput, categories: dict[str, Category] | None = None) -> Category | None:
+    """The report's own category (None when the channel gave none); `categories`: active ones by code,
+    preloaded by a batch."""
     desc = (data.description or "").strip()
     if not desc:
         raise InvalidInput("请填写问题描述", code="description_required")
@@ -163,7 +165,10 @@ def _validate(data: EventInput) -> Category | None:
         raise InvalidInput("上报人姓名或电话过长", code="invalid_reporter")
     category = None
     if data.category_code:
-        category = Category.objects.filter(code=data.category_code, active=True).first()
+        if categories is not None:
+            category = categories.get(data.category_code)
+        else:
+            category = Category.objects.filter(code=data.category_code, active=True).first()
         if category is None:
             raise InvalidInput("事件分类不存在", code="invalid_category")
     return category
@@ -199,18 +204,22 @@ def timeline_append(
     )
 
 
-def time_limit_for(*, category: Category | None, urgency: str, stage: str) -> TimeLimit | None:
-    """Most specific limit: category (or its nearest ancestor) beats any; urgency beats any."""
+def time_limit_for(
+    *, category: Category | None, urgency: str, stage: str, limits: Sequence[TimeLimit] | None = None
+) -> TimeLimit | None:
+    """Most specific limit: category (or its nearest ancestor) beats any; urgency beats any.
+    `limits`: every TimeLimit, preloaded by a batch."""
     chain: list[int | None] = []
     node = category
     while node is not None:
         chain.append(node.pk)
         node = node.parent
     chain.append(None)
-    limits = list(TimeLimit.objects.filter(stage=stage, urgency__in=[urgency, ""]))
+    if limits is None:
+        limits = list(TimeLimit.objects.filter(stage=stage, urgency__in=[urgency, ""]))
     best, best_rank = None, None
     for lim in limits:
-        if lim.category_id not in chain:
+        if lim.stage != stage or lim.urgency not in (urgency, "") or lim.category_id not in chain:
             continue
         rank = (chain.index(lim.category_id), 0 if lim.urgency else 1)
         if best_rank is None or rank < best_rank:
@@ -219,7 +228,11 @@ def time_limit_for(*, category: Category | None, urgency: str, stage: str) -> Ti
 
 
 def _clock_fields(
-    event: Event, stage: str, start: datetime, cal: WorkCalendar | None = None
+    event: Event,
+    stage: str,
+    start: datetime,
+    cal: WorkCalendar | None = None,
+    limits: Sequence[TimeLimit] | None = None,
 ) -> dict[str, Any]:
     if not stage:
         return {
@@ -229,7 +242,7 @@ def _clock_fields(
             "deadline": None,
             "warning": Warning.NONE,
         }
-    limit = time_limit_for(category=event.category, urgency=event.urgency, stage=stage)
+    limit = time_limit_for(category=event.category, urgency=event.urgency, stage=stage, limits=limits)
     if limit is None:
         return {
             "stage": stage,
@@ -278,6 +291,33 @@ def _fingerprint(data: EventInput) -> str:
 # --- intake ------------------------------------------------------------------------------------------
 
 
+def event_new(*, data: EventInput, category: Category | None, actor: Any, initial: Status) -> Event:
+    """The unsaved Event a report becomes (single and batched intake); reporter contact encrypted."""
+    name, phone = data.reporter_name.strip(), data.reporter_phone.strip()
+    return Event(
+        tracking_code=tracking_code_new(),
+        title=(data.title or data.description).strip()[:60].strip(),
+        description=data.description.strip(),
+        event_type=data.event_type
+        or (category.default_type if category and category.default_type else EventType.COMPLAINT),
+        urgency=data.urgency,
+        channel=data.channel,
+        category=category,
+        status=initial,
+        lat=data.lat,
+        lng=data.lng,
+        address=data.address.strip()[:200],
+        building_id=data.building_id,
+        anonymous=data.anonymous,
+        reporter_name_enc="" if data.anonymous else crypto.encrypt(name),
+        reporter_phone_enc="" if data.anonymous else crypto.encrypt(phone),
+        reporter_phone_hash=None if data.anonymous else crypto.digest(phone),
+        reporter_user=actor if (actor is not None and getattr(actor, "is_authenticated", False)) else None,
+        external_id=data.external_id or None,
+        extra=dict(data.extra or {}),
+    )
+
+
 def event_create(
     *, data: EventInput, actor: Any = None, idempotency_key: str | None = None
 ) -> tuple[Event, bool]:
@@ -303,32 +343,10 @@ def event_create(
         extra["_fp"] = fingerprint
     try:
         with transaction.atomic():
-            event = Event(
-                tracking_code=tracking_code_new(),
-                title=(data.title or data.description).strip()[:60].strip(),
-                description=data.description.strip(),
-                event_type=data.event_type
-                or (category.default_type if category and category.default_type else EventType.COMPLAINT),
-                urgency=data.urgency,
-                channel=data.channel,
-                category=category,
-                status=initial,
-                lat=data.lat,
-                lng=data.lng,
-                address=data.address.strip()[:200],
-                building_id=data.building_id,
-                anonymous=data.anonymous,
-                reporter_name_enc="" if data.anonymous else crypto.encrypt(data.reporter_name.strip()),
-                reporter_phone_enc="" if data.anonymous else crypto.encrypt(data.reporter_phone.strip()),
-                reporter_phone_hash=None if data.anonymous else crypto.digest(data.reporter_phone.strip()),
-                reporter_user=actor
-                if (actor is not None and getattr(actor, "is_authenticated", False))
-                else None,
-                idempotency_key=key,
-                external_id=data.external_id or None,
-                needs_triage=True,
-                extra=extra,
-            )
+            event = event_new(data=data, category=category, actor=actor, initial=initial)
+            event.idempotency_key = key
+            event.needs_triage = True
+            event.extra = extra
             clock = _clock_fields(event, initial.stage, now)
             for name, value in clock.items():
                 setattr(event, name, value)
@@ -392,44 +410,15 @@ def event_intake(
 # --- triage ------------------------------------------------------------------------------------------
 
 
-def _classifier_fn() -> Any:
-    try:
-        module = importlib.import_module("wangge.events.classifier")
-    except ImportError:
-        return None
-    return getattr(module, "classify_text", None)
-
-
-def keyword_classify(text: str) -> tuple[Category | None, float]:
-    """Keyword scoring over active categories (used before an installation has a trained model).
-
-    Confidence grows with the number of keywords hit and shrinks when another category scores close.
-    """
-    scores: list[tuple[float, int, Category]] = []
-    for cat in Category.objects.filter(active=True).exclude(keywords=""):
-        hits = [k for k in cat.keyword_list() if k and k in text]
-        if hits:
-            scores.append((sum(min(len(k), 4) for k in hits), len(hits), cat))
-    if not scores:
-        return None, 0.0
-    scores.sort(key=lambda s: (-s[0], s[2].sort, s[2].code))
-    best_score, best_hits, best = scores[0]
-    second = scores[1][0] if len(scores) > 1 else 0
-    confidence = min(0.95, 0.45 + 0.2 * best_hits) * (best_score / (best_score + second))
-    return best, round(confidence, 3)
-
-
 def classify(text: str) -> tuple[Category | None, float]:
-    """The trained classifier when there is one (wangge.events.classifier), else keyword scoring."""
-    fn = _classifier_fn()
-    if fn is not None:
-        try:
-            category, confidence = fn(text)
-            if category is not None:
-                return category, float(confidence)
-        except Exception:  # noqa: BLE001 - a broken model must not stop intake
-            log.exception("classifier failed; falling back to keywords")
-    return keyword_classify(text)
+    """The trained classifier when there is one, else keyword scoring (wangge.events.classifier)."""
+    from .classifier import classify_text, keyword_classify
+
+    try:
+        return classify_text(text)
+    except Exception:  # noqa: BLE001 - a broken model must not stop intake
+        log.exception("classifier failed; falling back to keywords")
+        return keyword_classify(text)
 
 
 def propose_urgency(text: str, current: str, category: Category | None = None) -> str:
@@ -489,7 +478,8 @@ def event_triage(*, event_id: int) -> Event:
     suggested, confidence = classify(text)
     urgency = propose_urgency(text, event.urgency, event.category or suggested)
     category = event.category or (suggested if suggested and confidence >= classify_threshold() else None)
-    needs_triage = category is None or grid is None
+    duplicate = _likely_duplicate(event, category, suggested, building)
+    needs_triage = category is None or grid is None or duplicate is not None
     fields: dict[str, Any] = {
         "suggested_category_id": suggested.pk if suggested else None,
         "confidence": confidence if suggested else None,
@@ -501,6 +491,8 @@ def event_triage(*, event_id: int) -> Event:
         "building_id": building.pk if building else event.building_id,
         "triaged_at": None if needs_triage else timezone.now(),
     }
+    if duplicate is not None:
+        fields["extra"] = {**(event.extra or {}), "likely_duplicate": duplicate}
     old_category_id, old_urgency = event.category_id, event.urgency
     event.category, event.urgency = category, urgency
     clock: dict[str, Any] = {}
@@ -534,6 +526,7 @@ def event_triage(*, event_id: int) -> Event:
                 "confidence": confidence,
                 "urgency": urgency,
                 "needs_triage": needs_triage,
+                "likely_duplicate": duplicate,
             },
         )
         event.refresh_from_db()
@@ -548,6 +541,31 @@ def event_triage(*, event_id: int) -> Event:
             },
         )
     return event
+
+
+def _likely_duplicate(
+    event: Event, category: Category | None, suggested: Category | None, building: Any
+) -> dict[str, Any] | None:
+    """An open report at the same place, same category, similar text: {id, tracking_code, score}."""
+    from .dedupe import find_duplicates, likely_duplicate
+
+    probe = Event(
+        pk=event.pk,
+        lat=event.lat,
+        lng=event.lng,
+        address=event.address,
+        building_id=building.pk if building is not None else event.building_id,
+        category_id=category.pk if category else None,
+        suggested_category_id=suggested.pk if suggested else None,
+        title=event.title,
+        description=event.description,
+        created_at=event.created_at,
+    )
+    found = likely_duplicate(find_duplicates(event=probe, limit=1))
+    if found is None:
+        return None
+    other, score = found
+    return {"id": other.pk, "tracking_code": other.tracking_code, "score": score}
 
 
 def classify_threshold() -> float:
@@ -1354,6 +1372,41 @@ def event_verify(
     return event
 
 
+def _by_tracking_code(tracking_code: str) -> Event:
+    """The event behind a reporter's tracking code (the code is their credential), or 404."""
+    event = (
+        Event.objects.select_related("status", "master", "master__status")
+        .filter(tracking_code=(tracking_code or "").strip().upper())
+        .first()
+    )
+    if event is None:
+        raise NotFound("查询码不存在", code="not_found")
+    return event
+
+
+def event_verify_by_reporter(*, tracking_code: str, passed: bool, note: str = "") -> Event:
+    """核查 by the reporter through the tracking link (the code is the credential): once the handler
+    has reported back, "solved" closes the event, "not solved" sends it back to handling (返工) with the
+    reporter's reason. A merged duplicate cannot (its outcome follows the master, which staff verify)."""
+    note = (note or "").strip()[:500]
+    event = _by_tracking_code(tracking_code)
+    if event.master_id:
+        raise Conflict("该事件已并入其他事件办理，请查看主事件的办理结果", code="merged")
+    if event.status.code not in ("handled", "verifying"):
+        raise Conflict(f"当前状态“{event.status.name}”不需要您确认", code="illegal_transition")
+    if not passed and not note:
+        raise InvalidInput("请说明哪里还没有解决", code="note_required")
+    event, _ = _transition(
+        event=event,
+        target="closed" if passed else "handling",
+        actor=None,
+        note=note,
+        data={"verified": passed, "by": "reporter"},
+        action="close" if passed else "rework",
+    )
+    return event
+
+
 # --- rating, return visit, reopen --------------------------------------------------------------------
 
 
@@ -1369,13 +1422,7 @@ def event_rate(*, tracking_code: str, rating: str, comment: str = "") -> Event:
     if rating not in RATINGS:
         raise InvalidInput("评价须为：满意、基本满意或不满意", code="invalid_rating")
     comment = (comment or "").strip()[:500]
-    event = (
-        Event.objects.select_related("status", "master", "master__status")
-        .filter(tracking_code=(tracking_code or "").strip().upper())
-        .first()
-    )
-    if event is None:
-        raise NotFound("查询码不存在", code="not_found")
+    event = _by_tracking_code(tracking_code)
     if event.rating:
         raise Conflict("该事件已评价", code="already_rated")
     master = event.master or event
@@ -1585,7 +1632,17 @@ def config_save(*, actor: Any, model: type[models.Model], data: dict[str, Any], 
             after={k: _plain(v) for k, v in data.items() if k != "members"},
             path=str(getattr(obj, "path", "") or ""),
         )
+        _categories_changed(model)
     return obj
+
+
+def _categories_changed(model: type[models.Model]) -> None:
+    """This process classifies with the new keywords at once; other processes within RECHECK_SECONDS."""
+    if model is Category:
+        from .classifier import classifier_reset
+
+        classifier_reset()  # this transaction sees the change already…
+        transaction.on_commit(classifier_reset)  # …and a reload by another request before commit is dropped
 
 
 def config_delete(*, actor: Any, instance: models.Model) -> None:
@@ -1605,6 +1662,7 @@ def config_delete(*, actor: Any, instance: models.Model) -> None:
             object_repr=label,
             path="",
         )
+        _categories_changed(type(instance))
 
 
 def _plain(value: Any) -> Any:

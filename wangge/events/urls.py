@@ -8,6 +8,7 @@ urlpatterns = [
     path("track/", views.track_lookup, name="track-lookup"),
     path("track/<str:code>/", views.track, name="track"),
     path("track/<str:code>/rate/", views.track_rate, name="track-rate"),
+    path("track/<str:code>/verify/", views.track_verify, name="track-verify"),
     # Staff.
     path("events/", views.event_list, name="event-list"),
     path("events/hotline/new/", views.hotline_new, name="event-hotline"),

@@ -341,29 +341,49 @@ def _public_or_404(code: str) -> dict[str, Any]:
 def track(request: HttpRequest, code: str) -> HttpResponse:
     """Public tracking page: anonymised progress; rating when the matter is closed."""
     info = _public_or_404(code)
-    return no_store(render(request, "events/track.html", {"info": info, "rating_form": forms.RatingForm()}))
+    context = {"info": info, "rating_form": forms.RatingForm(), "verify_form": forms.ReporterVerifyForm()}
+    return no_store(render(request, "events/track.html", context))
 
 
-@require_POST
-def track_rate(request: HttpRequest, code: str) -> HttpResponse:
+def _track_post(
+    request: HttpRequest, code: str, *, form_name: str, act: Callable[[str, dict[str, Any]], str]
+) -> HttpResponse:
+    """A reporter's action on the tracking page: `act(tracking_code, cleaned_data)` returns the thanks."""
     info = _public_or_404(code)
-    form = forms.RatingForm(request.POST)
+    bound = {"rating_form": forms.RatingForm, "verify_form": forms.ReporterVerifyForm}
+    context: dict[str, Any] = {"info": info, **{name: cls() for name, cls in bound.items()}}
+    form = context[form_name] = bound[form_name](request.POST)
     status = 400
     if form.is_valid():
         try:
-            services.event_rate(
-                tracking_code=info["tracking_code"],
-                rating=form.cleaned_data["rating"],
-                comment=form.cleaned_data["comment"],
-            )
+            thanks = act(info["tracking_code"], form.cleaned_data)
         except ServiceError as exc:
             form.add_error(None, _message(exc))
             status = exc.status
         else:
-            messages.success(request, "感谢您的评价！")
+            messages.success(request, thanks)
             return redirect("track", code=info["tracking_code"])
-    context = {"info": info, "rating_form": form}
     return no_store(render(request, "events/track.html", context, status=status))
+
+
+@require_POST
+def track_verify(request: HttpRequest, code: str) -> HttpResponse:
+    """The reporter confirms the handler's result, or says it is not solved (with a reason)."""
+
+    def act(tracking_code: str, d: dict[str, Any]) -> str:
+        services.event_verify_by_reporter(tracking_code=tracking_code, passed=d["passed"], note=d["note"])
+        return "感谢确认，事件已办结，请评价。" if d["passed"] else "已退回处置人员继续处理。"
+
+    return _track_post(request, code, form_name="verify_form", act=act)
+
+
+@require_POST
+def track_rate(request: HttpRequest, code: str) -> HttpResponse:
+    def act(tracking_code: str, d: dict[str, Any]) -> str:
+        services.event_rate(tracking_code=tracking_code, rating=d["rating"], comment=d["comment"])
+        return "感谢您的评价！"
+
+    return _track_post(request, code, form_name="rating_form", act=act)
 
 
 # --- staff intake -------------------------------------------------------------------------------

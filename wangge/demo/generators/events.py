@@ -48,6 +48,7 @@ from django.db import connection, models
 
 from wangge.core import crypto
 from wangge.events.calendar import WorkCalendar
+from wangge.events.classifier import keyword_classify
 from wangge.events.models import (
     CalendarDay,
     Category,
@@ -290,7 +291,6 @@ class World:
     fake: Any
     threshold: float
     sos_steps: list[tuple[str, str, int]]
-    keyworded: list[Category]
     dedupe_hours: float
     reopen_days: int
     fumes_master: Sim | None = None
@@ -892,22 +892,6 @@ def _text(rng: random.Random, code: str, spec: Spec, where: Places, building: An
     return text
 
 
-def keyword_scores(categories: list[Category], text: str) -> tuple[Category | None, float]:
-    """services.keyword_classify on preloaded categories (the same scoring, without a query per call)."""
-    scores: list[tuple[float, int, Category]] = []
-    for cat in categories:
-        hits = [k for k in cat.keyword_list() if k and k in text]
-        if hits:
-            scores.append((sum(min(len(k), 4) for k in hits), len(hits), cat))
-    if not scores:
-        return None, 0.0
-    scores.sort(key=lambda s: (-s[0], s[2].sort, s[2].code))
-    best_score, best_hits, best = scores[0]
-    second = scores[1][0] if len(scores) > 1 else 0
-    confidence = min(0.95, 0.45 + 0.2 * best_hits) * (best_score / (best_score + second))
-    return best, round(confidence, 3)
-
-
 def _new_event(w: World, spec: Spec, where: Places, codes: set[str], seq: dict[str, int]) -> Sim:
     """The Event as services.event_create stores it (report entry, accept clock)."""
     rng, ctx = w.rng, w.ctx
@@ -1064,7 +1048,7 @@ def _triage(w: World, sim: Sim, spec: Spec) -> bool:
     t = spec.at + timedelta(seconds=w.rng.randint(2, 40))
     if not sim.due(t):
         return False
-    suggested, confidence = keyword_scores(w.keyworded, f"{ev.title}\n{ev.description}")
+    suggested, confidence = keyword_classify(f"{ev.title}\n{ev.description}")
     urgency = propose_urgency(f"{ev.title}\n{ev.description}", ev.urgency)
     category = ev.category or (suggested if suggested and confidence >= w.threshold else None)
     changed = category != ev.category or urgency != ev.urgency
@@ -1612,7 +1596,6 @@ def generate(ctx: DemoContext) -> None:
         threshold=float(settings.WANGGE_CLASSIFY_THRESHOLD),
         sos_steps=list(SosStep.objects.order_by("order").values_list("level", "role", "minutes"))
         or [("grid", "grid_worker", 5), ("community", "community_staff", 5)],
-        keyworded=[c for c in categories.values() if c.keywords],
         dedupe_hours=float(getattr(settings, "WANGGE_DEDUPE_HOURS", 72.0)),
         reopen_days=int(getattr(settings, "WANGGE_REOPEN_DAYS", 7)),
     )

@@ -98,6 +98,11 @@ class ReturnVisitRequest(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
+class ReporterVerifyRequest(serializers.Serializer):
+    passed = serializers.BooleanField()
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
 class RatingRequest(serializers.Serializer):
     rating = serializers.ChoiceField(choices=["satisfied", "basically", "unsatisfied"])
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
@@ -289,6 +294,7 @@ class PublicEvent(serializers.Serializer):
     rating = serializers.CharField()
     rating_name = serializers.CharField()
     can_rate = serializers.BooleanField()
+    can_verify = serializers.BooleanField()
     timeline = PublicStep(many=True)
 
 

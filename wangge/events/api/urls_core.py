@@ -16,5 +16,6 @@ router.register("handling-units", v.HandlingUnitConfigViewSet, basename="api-han
 urlpatterns = [
     path("track/<str:tracking_code>/", v.TrackView.as_view(), name="api-track"),
     path("track/<str:tracking_code>/rating/", v.RatingView.as_view(), name="api-track-rating"),
+    path("track/<str:tracking_code>/verify/", v.ReporterVerifyView.as_view(), name="api-track-verify"),
     *router.urls,
 ]

@@ -314,6 +314,22 @@ class TrackView(APIView):
         return Response(data, headers={"Cache-Control": "no-store"})
 
 
+class ReporterVerifyView(APIView):
+    """上报人核查：处置反馈后，上报人确认“已解决”（结案）或“未解决”（返工，须说明原因）。"""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(auth=[], request=s.ReporterVerifyRequest, responses={200: s.PublicEvent, **ERRORS})
+    def post(self, request: Request, tracking_code: str) -> Response:
+        d = validated(s.ReporterVerifyRequest, request)
+        event = services.event_verify_by_reporter(
+            tracking_code=tracking_code, passed=d["passed"], note=d["note"]
+        )
+        event = selectors.event_by_tracking_code(tracking_code=event.tracking_code)
+        return Response(event_public_display(event))
+
+
 class RatingView(APIView):
     """上报人评价（满意/基本满意/不满意），仅结案后；不满意生成回访任务。"""
 

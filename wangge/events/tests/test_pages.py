@@ -456,3 +456,46 @@ def test_triage_queue_accept_returns_to_the_queue(world: Any) -> None:
     )
     assert r.status_code == 302 and r["Location"] == f"/events/{e2.pk}/"
     assert "不属于受理范围" in html(Client().get(f"/track/{e2.tracking_code}/"))
+
+
+def test_triage_queue_shows_a_likely_duplicate_with_merge(world: Any) -> None:
+    lat, lng = centre(0, 0)
+    text = "小区门口烧烤油烟很大，呛得受不了"
+    first, _ = services.event_intake(data=EventInput(description=text, lat=lat, lng=lng))
+    second, _ = services.event_intake(data=EventInput(description=text + "，天天如此", lat=lat, lng=lng))
+    assert second.needs_triage
+    page = html(client_for(world.users.admin).get("/events/triage/"))
+    block = page[page.index(f'id="triage-{second.pk}"') :]
+    block = block[: block.index("</section>")]
+    assert "疑似重复" in block and first.tracking_code in block
+    assert f"/events/{second.pk}/merge/" in block
+
+
+def test_reporter_verifies_on_the_tracking_page_and_through_the_api(world: Any) -> None:
+    from wangge.events.tests.core_helpers import report, staff
+
+    staff(world)
+    e = report()
+    e = services.event_accept(event_id=e.pk, actor=world.users.grid1)
+    e = services.event_dispatch(event_id=e.pk, actor=world.users.grid1)
+    e = services.event_feedback(event_id=e.pk, actor=world.users.grid1, note="已处理")
+    anon = Client()
+    page = html(anon.get(f"/track/{e.tracking_code}/"))
+    assert "请确认问题是否解决" in page
+    r = anon.post(f"/track/{e.tracking_code}/verify/", {"passed": "0", "note": ""})
+    assert r.status_code == 400 and "请说明哪里还没有解决" in html(r)
+    r = anon.post(f"/track/{e.tracking_code}/verify/", {"passed": "0", "note": "还在冒烟"})
+    assert r.status_code == 302
+    e.refresh_from_db()
+    assert e.status.code == "handling"
+    e = services.event_feedback(event_id=e.pk, actor=world.users.grid1, note="已彻底清理")
+    r = anon.post(
+        f"/api/v1/track/{e.tracking_code}/verify/", {"passed": True}, content_type="application/json"
+    )
+    assert r.status_code == 200 and r.json()["status"]["code"] == "closed" and r.json()["can_rate"]
+    r = anon.post(
+        f"/api/v1/track/{e.tracking_code}/verify/", {"passed": True}, content_type="application/json"
+    )
+    assert r.status_code == 409 and r.json()["code"] == "illegal_transition"
+    r = anon.post(f"/api/v1/track/{e.tracking_code}/verify/", {}, content_type="application/json")
+    assert r.status_code == 400

@@ -283,3 +283,49 @@ def test_create_race_same_key_gives_one_event(world: Any) -> None:
     a, ca = event_create(data=data, idempotency_key="same")
     b, cb = event_create(data=data, idempotency_key="same")
     assert (ca, cb) == (True, False) and a.pk == b.pk and Event.objects.count() == 1
+
+
+# --- verification by the reporter ----------------------------------------------------------------------
+
+
+def handled_event(world: Any) -> Event:
+    e = report()
+    e = event_accept(event_id=e.pk, actor=world.users.grid1)
+    e = event_dispatch(event_id=e.pk, actor=world.users.grid1)
+    return event_feedback(event_id=e.pk, actor=world.users.grid1, note="已处理")
+
+
+def test_reporter_confirms_through_the_tracking_code(world: Any) -> None:
+    staff(world)
+    e = handled_event(world)
+    assert selectors.event_public(tracking_code=e.tracking_code)["can_verify"]
+    e = services.event_verify_by_reporter(tracking_code=e.tracking_code.lower(), passed=True)
+    assert e.status.code == "closed" and e.closed_at is not None
+    step = e.timeline.order_by("-id").first()
+    assert (step.action, step.actor_id, step.data["by"], step.data["verified"]) == (
+        "close",
+        None,
+        "reporter",
+        True,
+    )
+    assert not selectors.event_public(tracking_code=e.tracking_code)["can_verify"]
+    with pytest.raises(Conflict) as exc:  # only once, only after the handler's feedback
+        services.event_verify_by_reporter(tracking_code=e.tracking_code, passed=True)
+    assert exc.value.code == "illegal_transition"
+    assert event_rate(tracking_code=e.tracking_code, rating="satisfied").status.code == "rated"
+
+
+def test_reporter_says_not_solved_and_it_goes_back(world: Any) -> None:
+    staff(world)
+    e = handled_event(world)
+    with pytest.raises(InvalidInput) as exc:
+        services.event_verify_by_reporter(tracking_code=e.tracking_code, passed=False, note="  ")
+    assert exc.value.code == "note_required"
+    e.refresh_from_db()
+    assert e.status.code == "handled"
+    e = services.event_verify_by_reporter(tracking_code=e.tracking_code, passed=False, note="晚上还在烧烤")
+    assert e.status.code == "handling" and e.stage == "handle" and e.deadline is not None
+    public = selectors.event_public(tracking_code=e.tracking_code)
+    assert public["timeline"][-1]["action"] == "rework"
+    with pytest.raises(NotFound):
+        services.event_verify_by_reporter(tracking_code="NOPE000000", passed=True)

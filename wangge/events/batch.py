@@ -1,0 +1,358 @@
+"""Batched intake (E1): many reports at once — the 12345 work-order import, `POST /api/v1/events/batch/`.
+
+The same rules as `services.event_intake` for each report (validation, idempotency by channel + external
+id, locate, classify, propose urgency, likely-duplicate check, accept clock, two timeline entries), but
+per batch: reference data is read once, grids come from one vectorised STRtree query, duplicate
+candidates from one query per batch, and events, timeline entries and deadlines are written with bulk
+inserts in one transaction with one audit row. A bad report is returned as that item's error and never
+stops the others. If the bulk insert meets a unique conflict (a concurrent submission of the same work
+order, or a tracking-code collision), that batch is redone one report at a time through `event_intake`,
+which resolves each case exactly as the single path does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from wangge.audit.services import audit_record
+from wangge.core.errors import InvalidInput, ServiceError
+
+from . import dedupe
+from .calendar import WorkCalendar
+from .classifier import classify_texts
+from .models import Category, Event, StageDeadline, Status, TimeLimit, TimelineEntry
+from .services import (
+    EventInput,
+    _actor_fields,
+    _clock_fields,
+    _locate,
+    _validate,
+    classify_threshold,
+    event_intake,
+    event_new,
+    propose_urgency,
+)
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 500  # reports per transaction
+MAX_ITEMS = 5000  # per call (the API's limit; the 12345 import's file limit is the same)
+
+
+@dataclass
+class IntakeOutcome:
+    """One report's result: the event (created now, or the one a retry points at) or the error."""
+
+    event_id: int | None = None
+    tracking_code: str = ""
+    created: bool = False
+    needs_triage: bool = False
+    error: ServiceError | None = None
+
+
+@dataclass
+class _Pending:
+    index: int
+    data: EventInput
+    event: Event
+    duplicate: dict[str, Any] | None = None
+    located_by: str = ""
+    triage: dict[str, Any] = field(default_factory=dict)
+
+
+class _Reference:
+    """What every report of a call needs, read once."""
+
+    def __init__(self) -> None:
+        cats = list(Category.objects.all())
+        by_pk = {c.pk: c for c in cats}
+        for c in cats:  # walk parents without a query (time_limit_for climbs the tree)
+            if c.parent_id:
+                c.parent = by_pk.get(c.parent_id)
+        self.active = {c.code: c for c in cats if c.active}
+        self.by_pk = by_pk
+        self.limits = list(TimeLimit.objects.all())
+        self.initial = Status.objects.filter(is_initial=True).order_by("sort").first()
+        if self.initial is None:
+            raise InvalidInput("未配置初始状态", code="no_initial_status")
+        self.calendar = WorkCalendar()
+        self.threshold = classify_threshold()
+
+
+def event_intake_many(*, items: Sequence[EventInput], actor: Any = None) -> list[IntakeOutcome]:
+    """Intake many reports; one outcome per item, in order. Idempotent per (channel, external id)."""
+    if len(items) > MAX_ITEMS:
+        raise InvalidInput(f"一次最多提交 {MAX_ITEMS} 条", code="too_many_items")
+    ref = _Reference()
+    outcomes: list[IntakeOutcome] = [IntakeOutcome() for _ in items]
+    for start in range(0, len(items), BATCH_SIZE):
+        part = list(enumerate(items[start : start + BATCH_SIZE], start))
+        try:
+            _batch(part, actor=actor, ref=ref, outcomes=outcomes)
+        except IntegrityError:
+            log.warning("batched intake met a unique conflict; redoing %d reports one by one", len(part))
+            for i, data in part:
+                outcomes[i] = _one(data, actor)
+    return outcomes
+
+
+def _one(data: EventInput, actor: Any) -> IntakeOutcome:
+    try:
+        event, created = event_intake(data=data, actor=actor)
+    except ServiceError as exc:
+        return IntakeOutcome(error=exc)
+    return IntakeOutcome(event.pk, event.tracking_code, created, event.needs_triage)
+
+
+def _batch(
+    part: list[tuple[int, EventInput]], *, actor: Any, ref: _Reference, outcomes: list[IntakeOutcome]
+) -> None:
+    valid: list[tuple[int, EventInput, Category | None]] = []
+    for i, data in part:
+        try:
+            valid.append((i, data, _validate(data, ref.active)))
+        except ServiceError as exc:
+            outcomes[i] = IntakeOutcome(error=exc)
+    # Idempotency: a work order already registered (or twice in this batch) points at its event.
+    ext = {(d.channel, d.external_id) for _, d, _ in valid if d.external_id}
+    known: dict[tuple[str, str], tuple[int, str, bool]] = {}
+    if ext:
+        for pk, channel, external_id, code, triage in Event.objects.filter(
+            external_id__in={e for _, e in ext}
+        ).values_list("id", "channel", "external_id", "tracking_code", "needs_triage"):
+            if (channel, external_id) in ext:
+                known.setdefault((channel, external_id), (pk, code, triage))
+    fresh: list[tuple[int, EventInput, Category | None]] = []
+    first_of: dict[tuple[str, str], int] = {}
+    repeats: list[tuple[int, int]] = []  # (item, the earlier item in this batch it repeats)
+    for i, data, category in valid:
+        key = (data.channel, data.external_id or "")
+        if data.external_id and key in known:
+            pk, code, triage = known[key]
+            outcomes[i] = IntakeOutcome(pk, code, False, triage)
+        elif data.external_id and key in first_of:
+            repeats.append((i, first_of[key]))
+        else:
+            if data.external_id:
+                first_of[key] = i
+            fresh.append((i, data, category))
+    if not fresh:
+        for i, first in repeats:
+            outcomes[i] = IntakeOutcome(outcomes[first].event_id, outcomes[first].tracking_code, False)
+        return
+    now = timezone.now()
+    pending = [
+        _Pending(i, data, event_new(data=data, category=category, actor=actor, initial=ref.initial))
+        for i, data, category in fresh
+    ]
+    _triage(pending, ref, now)
+    with transaction.atomic():
+        Event.objects.bulk_create([p.event for p in pending])
+        by_code = {p.event.tracking_code: p.event.pk for p in pending}
+        patched = []
+        for p in pending:  # a likely duplicate earlier in this same batch: its id is known only now
+            dup = p.event.extra.get("likely_duplicate")
+            if dup and dup["id"] is None:
+                dup["id"] = p.triage["likely_duplicate"]["id"] = by_code[dup["tracking_code"]]
+                patched.append(p.event)
+        if patched:
+            Event.objects.bulk_update(patched, ["extra"])
+        entries: list[TimelineEntry] = []
+        clocks: list[StageDeadline] = []
+        reporter, system = _actor_fields(actor), _actor_fields(None)
+        for p in pending:
+            e = p.event
+            entries.append(
+                TimelineEntry(
+                    event=e,
+                    action="report",
+                    to_status=ref.initial.code,
+                    data={"channel": e.channel},
+                    **reporter,
+                )
+            )
+            entries.append(TimelineEntry(event=e, action="triage", public=False, data=p.triage, **system))
+            if e.deadline:
+                clocks.append(
+                    StageDeadline(
+                        event=e,
+                        stage=e.stage,
+                        started_at=e.stage_started_at,
+                        warn_at=e.warn_at,
+                        deadline=e.deadline,
+                    )
+                )
+        TimelineEntry.objects.bulk_create(entries)
+        StageDeadline.objects.bulk_create(clocks)
+        audit_record(
+            actor=actor,
+            action="event.create_batch",
+            object_type="events.event",
+            object_repr=f"批量受理 {len(pending)} 件",
+            after={
+                "created": [p.event.pk for p in pending],
+                "channels": sorted({p.event.channel for p in pending}),
+            },
+        )
+    for p in pending:
+        outcomes[p.index] = IntakeOutcome(p.event.pk, p.event.tracking_code, True, p.event.needs_triage)
+    for i, first in repeats:
+        outcomes[i] = IntakeOutcome(outcomes[first].event_id, outcomes[first].tracking_code, False)
+
+
+def _triage(pending: list[_Pending], ref: _Reference, now: datetime) -> None:
+    """`services.event_triage` for a batch, before anything is written."""
+    _locate_all(pending)
+    texts = [f"{p.event.title}\n{p.event.description}" for p in pending]
+    for p, (suggested, confidence) in zip(pending, classify_texts(texts), strict=True):
+        e = p.event
+        text = f"{e.title}\n{e.description}"
+        e.urgency = propose_urgency(text, e.urgency, e.category or suggested)
+        if e.category is None and suggested is not None and confidence >= ref.threshold:
+            e.category = ref.by_pk.get(suggested.pk, suggested)
+        e.suggested_category_id = suggested.pk if suggested else None
+        e.confidence = confidence if suggested else None
+        e.created_at = now
+        for name, value in _clock_fields(e, ref.initial.stage, now, ref.calendar, ref.limits).items():
+            setattr(e, name, value)
+    _find_duplicates(pending, now)
+    for p in pending:
+        e = p.event
+        e.needs_triage = e.category_id is None or e.grid_id is None or p.duplicate is not None
+        e.triaged_at = None if e.needs_triage else now
+        if p.duplicate is not None:
+            e.extra["likely_duplicate"] = dict(p.duplicate)
+        p.triage = {
+            "located_by": p.located_by,
+            "grid": e.path,
+            "suggested_category": ref.by_pk[e.suggested_category_id].code if e.suggested_category_id else "",
+            "confidence": e.confidence or 0.0,
+            "urgency": e.urgency,
+            "needs_triage": e.needs_triage,
+            "likely_duplicate": dict(p.duplicate) if p.duplicate else None,
+        }
+
+
+def _locate_all(pending: list[_Pending]) -> None:
+    """Grid and building of each report, by the precedence of `services._locate`: point, building,
+    address. One vectorised point query; buildings and exact addresses in one query each."""
+    from wangge.territory.locator import locate_points
+    from wangge.territory.models import Building, Territory
+
+    with_point = [p for p in pending if p.event.lat is not None and p.event.lng is not None]
+    grid_ids: dict[int, int | None] = {}
+    if with_point:
+        found = locate_points([p.event.lng for p in with_point], [p.event.lat for p in with_point])
+        grid_ids = {
+            id(p): (int(g) if g is not None else None) for p, g in zip(with_point, found, strict=True)
+        }
+    buildings = {
+        b.pk: b
+        for b in Building.objects.filter(pk__in={p.event.building_id for p in pending if p.event.building_id})
+    }
+    addresses: dict[str, list[Building]] = {}
+    wanted = {p.event.address for p in pending if p.event.address and grid_ids.get(id(p)) is None}
+    if wanted:
+        for b in Building.objects.filter(address__in=wanted):
+            addresses.setdefault(b.address, []).append(b)
+    leftovers: list[_Pending] = []
+    for p in pending:
+        e = p.event
+        building = buildings.get(e.building_id) if e.building_id else None
+        grid_id, how = grid_ids.get(id(p)), "point"
+        if grid_id is None and building is not None and building.grid_id:
+            grid_id, how = building.grid_id, "building"
+        if grid_id is None and e.address:
+            same = addresses.get(e.address, [])
+            if len(same) == 1 and same[0].grid_id:
+                building, grid_id, how = same[0], same[0].grid_id, "address"
+            elif len(same) != 1 and len(e.address) >= 6:
+                leftovers.append(p)  # a partial address: the single path's fuzzy lookup, rare
+                continue
+        e.building_id = building.pk if building is not None else e.building_id
+        e.grid_id, p.located_by = grid_id, how if grid_id else ""
+    for p in leftovers:
+        grid, building, how = _locate(p.event)
+        p.event.grid_id = grid.pk if grid else None
+        p.event.building_id = building.pk if building is not None else p.event.building_id
+        p.located_by = how
+    codes = dict(
+        Territory.objects.filter(pk__in={p.event.grid_id for p in pending if p.event.grid_id}).values_list(
+            "id", "code"
+        )
+    )
+    for p in pending:
+        p.event.path = codes.get(p.event.grid_id, "") if p.event.grid_id else ""
+
+
+def _find_duplicates(pending: list[_Pending], now: datetime) -> None:
+    """`dedupe.find_duplicates` for a batch: one query for the open candidates near any of the reports,
+    then the same scoring in memory, also against the reports earlier in this batch."""
+    metres = float(settings.WANGGE_DEDUPE_METRES)
+    window = timedelta(hours=float(settings.WANGGE_DEDUPE_HOURS))
+    placed = [p for p in pending if p.event.lat is not None or p.event.building_id or p.event.address]
+    if not placed:
+        return
+    where = Q()
+    points = [(p.event.lat, p.event.lng) for p in placed if p.event.lat is not None]
+    if points:
+        boxes = [dedupe.bounding_box(lat, lng, metres) for lat, lng in points]  # type: ignore[arg-type]
+        where |= Q(
+            lat__range=(min(b[0] for b in boxes), max(b[1] for b in boxes)),
+            lng__range=(min(b[2] for b in boxes), max(b[3] for b in boxes)),
+        )
+    if bids := {p.event.building_id for p in placed if p.event.building_id}:
+        where |= Q(building_id__in=bids)
+    if addrs := {p.event.address for p in placed if p.event.address}:
+        where |= Q(address__in=addrs)
+    cats = {p.event.category_id or p.event.suggested_category_id for p in placed} - {None}
+    qs = (
+        Event.objects.filter(
+            where, created_at__gte=now - window, master__isnull=True, status__is_closed=False
+        )
+        .exclude(status__code=dedupe.REJECTED_STATUS)
+        .filter(Q(category_id__in=cats) | Q(category__isnull=True, suggested_category_id__in=cats))
+        .only(
+            "id",
+            "tracking_code",
+            "title",
+            "description",
+            "lat",
+            "lng",
+            "address",
+            "building_id",
+            "category_id",
+            "suggested_category_id",
+            "created_at",
+        )
+        .order_by("-created_at")[: dedupe.MAX_CANDIDATES * 20]
+    )
+    by_category: dict[int, list[Event]] = {}
+    for other in qs:
+        key = other.category_id or other.suggested_category_id
+        if key is not None:
+            by_category.setdefault(key, []).append(other)
+    for p in placed:
+        e = p.event
+        key = e.category_id or e.suggested_category_id
+        if key is None:
+            continue
+        best: tuple[float, float, int, Event] | None = None
+        for other in by_category.get(key, []):
+            scored = dedupe.match(e, other, metres=metres)
+            if scored is not None and (best is None or (-scored[0], scored[1]) < (-best[0], best[1])):
+                best = (scored[0], scored[1], other.pk or 0, other)
+        found = dedupe.likely_duplicate([(best[3], best[0])] if best else [])
+        if found is not None:
+            other, score = found
+            p.duplicate = {"id": other.pk, "tracking_code": other.tracking_code, "score": score}
+        by_category.setdefault(key, []).append(e)  # later reports in this batch compare with this one

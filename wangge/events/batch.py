@@ -20,7 +20,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from wangge.audit.services import audit_record
@@ -300,27 +299,17 @@ def _find_duplicates(pending: list[_Pending], now: datetime) -> None:
     metres = float(settings.WANGGE_DEDUPE_METRES)
     window = timedelta(hours=float(settings.WANGGE_DEDUPE_HOURS))
     placed = [p for p in pending if p.event.lat is not None or p.event.building_id or p.event.address]
-    if not placed:
-        return
-    where = Q()
-    points = [(p.event.lat, p.event.lng) for p in placed if p.event.lat is not None]
-    if points:
-        boxes = [dedupe.bounding_box(lat, lng, metres) for lat, lng in points]  # type: ignore[arg-type]
-        where |= Q(
-            lat__range=(min(b[0] for b in boxes), max(b[1] for b in boxes)),
-            lng__range=(min(b[2] for b in boxes), max(b[3] for b in boxes)),
-        )
-    if bids := {p.event.building_id for p in placed if p.event.building_id}:
-        where |= Q(building_id__in=bids)
-    if addrs := {p.event.address for p in placed if p.event.address}:
-        where |= Q(address__in=addrs)
+    where = dedupe.place_q(
+        points=[(p.event.lat, p.event.lng) for p in placed if p.event.lat is not None],  # type: ignore[misc]
+        building_ids={p.event.building_id for p in placed if p.event.building_id},
+        addresses={p.event.address for p in placed if p.event.address},
+        metres=metres,
+    )
     cats = {p.event.category_id or p.event.suggested_category_id for p in placed} - {None}
+    if where is None or not cats:
+        return
     qs = (
-        Event.objects.filter(
-            where, created_at__gte=now - window, master__isnull=True, status__is_closed=False
-        )
-        .exclude(status__code=dedupe.REJECTED_STATUS)
-        .filter(Q(category_id__in=cats) | Q(category__isnull=True, suggested_category_id__in=cats))
+        dedupe.open_candidates(where, since=now - window, category_ids=cats)  # type: ignore[arg-type]
         .only(
             "id",
             "tracking_code",

@@ -8,7 +8,7 @@ needs no word list) are then computed for those few rows in Python.
 """
 
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -70,36 +70,59 @@ def _text(event: Event) -> str:
     return f"{event.title} {event.description}"
 
 
-def _candidates(event: Event) -> QuerySet[Event] | None:
-    metres = float(settings.WANGGE_DEDUPE_METRES)
-    window = timedelta(hours=float(settings.WANGGE_DEDUPE_HOURS))
+def place_q(
+    *, points: list[tuple[float, float]], building_ids: set[int], addresses: set[str], metres: float
+) -> Q | None:
+    """Rows near any of the (lat, lng) points (one box enclosing `metres` around all of them), at one of
+    the buildings or at one of the addresses; None when there is no place to compare."""
     where = Q()
-    has_place = False
-    if event.lat is not None and event.lng is not None:
-        min_lat, max_lat, min_lng, max_lng = bounding_box(event.lat, event.lng, metres)
-        where |= Q(lat__range=(min_lat, max_lat), lng__range=(min_lng, max_lng))
-        has_place = True
-    if event.building_id:
-        where |= Q(building_id=event.building_id)
-        has_place = True
-    if event.address.strip():
-        where |= Q(address=event.address.strip())
-        has_place = True
-    if not has_place:
+    if points:
+        boxes = [bounding_box(lat, lng, metres) for lat, lng in points]
+        where |= Q(
+            lat__range=(min(b[0] for b in boxes), max(b[1] for b in boxes)),
+            lng__range=(min(b[2] for b in boxes), max(b[3] for b in boxes)),
+        )
+    if building_ids:
+        where |= Q(building_id__in=building_ids)
+    if addresses:
+        where |= Q(address__in=addresses)
+    return where if (points or building_ids or addresses) else None
+
+
+def open_candidates(
+    where: Q, *, since: datetime, until: datetime | None = None, category_ids: set[int]
+) -> QuerySet[Event]:
+    """Open, unmerged, not rejected events matching `where`, created in [since, until], of one of the
+    categories (or, unclassified, suggested as one of them; any category when the set is empty)."""
+    qs = Event.objects.filter(where, created_at__gte=since, master__isnull=True, status__is_closed=False)
+    qs = qs.exclude(status__code=REJECTED_STATUS)
+    if until is not None:
+        qs = qs.filter(created_at__lte=until)
+    if category_ids:
+        qs = qs.filter(
+            Q(category_id__in=category_ids) | Q(category__isnull=True, suggested_category_id__in=category_ids)
+        )
+    return qs
+
+
+def _candidates(event: Event) -> QuerySet[Event] | None:
+    window = timedelta(hours=float(settings.WANGGE_DEDUPE_HOURS))
+    address = event.address.strip()
+    where = place_q(
+        points=[(event.lat, event.lng)] if event.lat is not None and event.lng is not None else [],
+        building_ids={event.building_id} if event.building_id else set(),
+        addresses={address} if address else set(),
+        metres=float(settings.WANGGE_DEDUPE_METRES),
+    )
+    if where is None:
         return None
     category_id = event.category_id or event.suggested_category_id
-    qs = Event.objects.filter(
+    qs = open_candidates(
         where,
-        created_at__gte=event.created_at - window,
-        created_at__lte=event.created_at + window,
-        master__isnull=True,
-        status__is_closed=False,
+        since=event.created_at - window,
+        until=event.created_at + window,
+        category_ids={category_id} if category_id else set(),
     ).exclude(pk=event.pk)
-    qs = qs.exclude(status__code=REJECTED_STATUS)
-    if category_id:
-        qs = qs.filter(
-            Q(category_id=category_id) | Q(category__isnull=True, suggested_category_id=category_id)
-        )
     return qs.select_related("status", "category").order_by("-created_at")[:MAX_CANDIDATES]
 
 
@@ -179,6 +202,18 @@ def events_in_scope(user: Any) -> QuerySet[Event]:
     if _district_user(user):
         q |= Q(path="")
     return Event.objects.filter(q)
+
+
+def likely_duplicates_visible(*, user: Any, events: list[Event]) -> dict[int, dict[str, Any]]:
+    """event id -> its likely duplicate ({id, tracking_code, score}) where the user may see that one too:
+    a report near a grid boundary can resemble an event of a neighbouring grid outside the user's scope."""
+    marked = {e.pk: e.extra["likely_duplicate"] for e in events if (e.extra or {}).get("likely_duplicate")}
+    if not marked:
+        return {}
+    visible = set(
+        events_in_scope(user).filter(pk__in={d["id"] for d in marked.values()}).values_list("id", flat=True)
+    )
+    return {pk: dup for pk, dup in marked.items() if dup["id"] in visible}
 
 
 def triage_event_get(*, user: Any, pk: Any) -> Event:

@@ -502,7 +502,9 @@ def triage(request: HttpRequest) -> HttpResponse:
     events = selectors.triage_queue(user=request.user)
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = _rows(page.object_list)
+    duplicates = dedupe.likely_duplicates_visible(user=request.user, events=[r["event"] for r in rows])
     for row in rows:
+        row["duplicate"] = duplicates.get(row["event"].pk)
         row["accept_form"] = forms.AcceptForm(
             initial={
                 "category": row["event"].suggested_category.code if row["event"].suggested_category else ""

@@ -161,3 +161,22 @@ def test_duplicates_api(world, api_for):
     assert_error(api_for(world.users.street2).get(f"/api/v1/events/{a.pk}/duplicates/"), 404, "not_found")
     assert_error(api_for(world.users.admin).get("/api/v1/events/999999/duplicates/"), 404, "not_found")
     assert_error(api_for(world.users.resident1).get(f"/api/v1/events/{a.pk}/duplicates/"), 403)
+
+
+def test_likely_duplicate_shown_only_when_the_user_may_see_it(world: Any) -> None:
+    from wangge.events.dedupe import likely_duplicates_visible
+    from wangge.events.tests.core_helpers import G111, G211, report
+
+    outside = report("路灯坏了", at=G211)  # street 2: outside community1's scope
+    inside = report("路边烧烤油烟很大", at=G111)
+    mine = report("楼道堆满杂物", at=G111)
+    Event.objects.filter(pk=mine.pk).update(
+        extra={"likely_duplicate": {"id": outside.pk, "tracking_code": outside.tracking_code, "score": 0.8}}
+    )
+    Event.objects.filter(pk=inside.pk).update(
+        extra={"likely_duplicate": {"id": mine.pk, "tracking_code": mine.tracking_code, "score": 0.6}}
+    )
+    events = list(Event.objects.filter(pk__in=[inside.pk, mine.pk]))
+    seen = likely_duplicates_visible(user=world.users.community1, events=events)
+    assert seen == {inside.pk: {"id": mine.pk, "tracking_code": mine.tracking_code, "score": 0.6}}
+    assert set(likely_duplicates_visible(user=world.users.admin, events=events)) == {inside.pk, mine.pk}

@@ -136,6 +136,69 @@ def device_register(
     return device
 
 
+def device_update(
+    *,
+    actor: Any,
+    device: Device,
+    kind: str,
+    name: str = "",
+    resident_id: int | None = None,
+    place_id: int | None = None,
+    building_id: int | None = None,
+    lat: float | None = None,
+    lng: float | None = None,
+    life_safety: bool | None = None,
+    active: bool | None = None,
+) -> Device:
+    """Correct a registered device: type, name, binding (its path follows, inside the actor's territory),
+    life-safety flag and whether it is in use. The device id (the MQTT topic) never changes."""
+    _require(actor, P_EDIT_REGISTER, "没有维护设备的权限")
+    if not path_in_scope(actor, device.path):
+        raise NotFound("未找到该设备", code="not_found")
+    if kind not in Device.Kind.values:
+        raise InvalidInput("设备类型无效", code="invalid_kind")
+    name = (name or "").strip()
+    if len(name) > 100:
+        raise InvalidInput("设备名称不能超过100字", code="invalid_name")
+    flat, flng = _coords(lat, lng)
+    refs, path = _binding_path(
+        actor, resident_id=resident_id, place_id=place_id, building_id=building_id, lat=flat, lng=flng
+    )
+    if life_safety is None:
+        life_safety = kind in LIFE_SAFETY_KINDS
+    fields = ("kind", "name", "resident_id", "place_id", "building_id", "lat", "lng", "path", "life_safety")
+    with transaction.atomic():
+        current = Device.objects.select_for_update().filter(pk=device.pk).first()
+        if current is None:
+            raise NotFound("未找到该设备", code="not_found")
+        new = {
+            "kind": kind,
+            "name": name,
+            "resident_id": refs["resident"].pk if refs["resident"] else None,
+            "place_id": refs["place"].pk if refs["place"] else None,
+            "building_id": refs["building"].pk if refs["building"] else None,
+            "lat": flat,
+            "lng": flng,
+            "path": path,
+            "life_safety": bool(life_safety),
+            "active": current.active if active is None else bool(active),
+        }
+        changed = [f for f in (*fields, "active") if getattr(current, f) != new[f]]
+        if changed:
+            Device.objects.filter(pk=current.pk).update(**new)
+            # The name may hold a person's name: the audit row records only that it changed.
+            shown = [f for f in changed if f != "name"]
+            audit_record(
+                actor=actor,
+                action="device_update",
+                obj=current,
+                before={f: getattr(current, f) for f in shown},
+                after={**{f: new[f] for f in shown}, **({"name_changed": True} if "name" in changed else {})},
+            )
+    device.refresh_from_db()
+    return device
+
+
 def device_deactivate(*, actor: Any, device: Device, reason: str = "") -> Device:
     """Stop accepting messages from a device (lost, broken, resident moved). Kept for history."""
     _require(actor, P_EDIT_REGISTER, "没有维护设备的权限")

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
 from wangge.accounts.roles import P_VIEW_REGISTER
@@ -20,6 +21,7 @@ from wangge.core.masking import mask_name
 
 from .dedupe import triage_event_get
 from .models import DisputeOutcome, DisputeParty, Event, MediationSession
+from .selectors import events_visible
 from .services import timeline_append
 
 # Clock skew tolerated for "held at"/"decided at" times entered from a phone.
@@ -235,3 +237,44 @@ def dispute_get(*, user: Any, event_id: Any) -> dict[str, Any]:
             else None
         ),
     }
+
+
+DISPUTE_STATES = ("open", "closed")
+DISPUTE_RESULTS = ("none", *DisputeOutcome.Result.values)
+
+
+def dispute_list(*, user: Any, state: str = "", result: str = "", q: str = "") -> QuerySet[Event]:
+    """Dispute events the caller may see (territory scope, or handled by the caller), merged duplicates
+    left out, newest first. Each row carries `party_count`, `session_count`, `last_session_at` and its
+    outcome (`dispute_outcome`, absent until recorded).
+
+    state: "open" / "closed"; result: an outcome result, or "none" for no outcome yet; q: the tracking
+    code or words of the title/description."""
+    if state and state not in DISPUTE_STATES:
+        raise InvalidInput("状态筛选无效", code="invalid_filter")
+    if result and result not in DISPUTE_RESULTS:
+        raise InvalidInput("调解结果筛选无效", code="invalid_filter")
+    qs = events_visible(user=user).filter(
+        Q(category__is_dispute=True) | Q(category__isnull=True, suggested_category__is_dispute=True),
+        master__isnull=True,
+    )
+    if state:
+        qs = qs.filter(status__is_closed=state == "closed")
+    if result == "none":
+        qs = qs.filter(dispute_outcome__isnull=True)
+    elif result:
+        qs = qs.filter(dispute_outcome__result=result)
+    term = (q or "").strip()
+    if term:
+        qs = qs.filter(
+            Q(tracking_code=term.upper()) | Q(title__icontains=term) | Q(description__icontains=term)
+        )
+    return (
+        qs.select_related("dispute_outcome")
+        .annotate(
+            party_count=Count("parties", distinct=True),
+            session_count=Count("mediations", distinct=True),
+            last_session_at=Max("mediations__held_at"),
+        )
+        .order_by("-created_at", "-pk")
+    )

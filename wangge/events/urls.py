@@ -23,3 +23,22 @@ urlpatterns = [
     path("events/<int:pk>/photos/<int:aid>/", views.attachment, name="event-attachment"),
     path("events/<int:pk>/merge/", views.merge, name="event-merge"),
 ]
+
+from . import views_casework  # noqa: E402  (appended: this file only grows at the end)
+
+urlpatterns += [
+    # Casework (views_casework): disputes, return visits, devices.
+    path("events/disputes/", views_casework.dispute_list, name="dispute-list"),
+    path("events/<int:pk>/dispute/party/", views_casework.dispute_party, name="event-dispute-party"),
+    path("events/<int:pk>/dispute/session/", views_casework.dispute_session, name="event-dispute-session"),
+    path("events/<int:pk>/dispute/outcome/", views_casework.dispute_outcome, name="event-dispute-outcome"),
+    path("events/return-visits/", views_casework.return_visit_list, name="return-visit-list"),
+    path(
+        "events/return-visits/<int:pk>/complete/",
+        views_casework.return_visit_complete,
+        name="return-visit-complete",
+    ),
+    path("events/devices/", views_casework.device_list, name="device-list"),
+    path("events/devices/new/", views_casework.device_new, name="device-new"),
+    path("events/devices/<int:pk>/", views_casework.device_edit, name="device-edit"),
+]

@@ -18,6 +18,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from wangge.accounts.roles import Role
@@ -38,7 +40,15 @@ STAFF = {
     Role.DEPT_HANDLER,
 }
 SUPERVISORS = {Role.DISTRICT_ADMIN, Role.STREET_STAFF, Role.COMMUNITY_STAFF}
-CONFLICT_MESSAGE = "事件已被他人更新，请刷新"
+CONFLICT_MESSAGE = _("事件已被他人更新，请刷新")
+# Names of the seeded status-graph edges (rows, editable in the admin): extracted for translation of the
+# action titles; an edge an installation adds itself keeps its own name.
+SEEDED_EDGE_NAMES = (
+    gettext_noop("受理"), gettext_noop("不予受理"), gettext_noop("派遣"), gettext_noop("签收"), gettext_noop("退回"),
+    gettext_noop("挂起"), gettext_noop("处置反馈"), gettext_noop("上报(本级无法解决)"), gettext_noop("恢复处置"),
+    gettext_noop("开始核查"), gettext_noop("核查通过并结案"), gettext_noop("返工"), gettext_noop("评价"),
+    gettext_noop("重新打开"),
+)  # fmt: skip
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -222,7 +232,7 @@ def _actions(*, user: Any, event: Event) -> list[dict[str, Any]]:
             )
         else:
             form = _FORMS[kind](initial=version, auto_id=prefix)
-        title = "核查" if kind == "verify" else edge.name
+        title = gettext("核查") if kind == "verify" else gettext(edge.name)
         out.append(
             {"key": key, "kind": kind, "title": title, "form": form, "requires_note": edge.requires_note}
         )
@@ -237,25 +247,25 @@ def _actions(*, user: Any, event: Event) -> list[dict[str, Any]]:
         form = forms.DispatchForm(
             initial=version, units=selectors.dispatch_units(event=event), auto_id="reassign-%s"
         )
-        out.append({"key": "reassign", "kind": "reassign", "title": "改派", "form": form})
+        out.append({"key": "reassign", "kind": "reassign", "title": gettext("改派"), "form": form})
     if open_ and "escalate" not in seen and event.level != "district" and status_code != "pending":
         out.append(
             {
                 "key": "escalate",
                 "kind": "escalate",
-                "title": "上报上级",
+                "title": gettext("上报上级"),
                 "form": forms.ReasonForm(initial=version, auto_id="escalate-%s"),
             }
         )
     if open_ and status_code != "pending" and (role in SUPERVISORS or user.is_superuser):
         form = forms.WhistleForm(units=selectors.whistle_units(event=event), auto_id="whistle-%s")
-        out.append({"key": "whistle", "kind": "whistle", "title": "吹哨报到", "form": form})
+        out.append({"key": "whistle", "kind": "whistle", "title": gettext("吹哨报到"), "form": form})
     if open_ and event.deadline is not None and event.stage == "handle":
         out.append(
             {
                 "key": "extension",
                 "kind": "extension",
-                "title": "申请延期",
+                "title": gettext("申请延期"),
                 "form": forms.ExtensionRequestForm(auto_id="ext-%s"),
             }
         )
@@ -266,7 +276,7 @@ def _actions(*, user: Any, event: Event) -> list[dict[str, Any]]:
             {
                 "key": "sos_ack",
                 "kind": "sos_ack",
-                "title": "SOS 确认响应",
+                "title": gettext("SOS 确认响应"),
                 "form": forms.NoteForm(auto_id="sos-%s"),
             },
         )
@@ -372,7 +382,9 @@ def track_verify(request: HttpRequest, code: str) -> HttpResponse:
 
     def act(tracking_code: str, d: dict[str, Any]) -> str:
         services.event_verify_by_reporter(tracking_code=tracking_code, passed=d["passed"], note=d["note"])
-        return "感谢确认，事件已办结，请评价。" if d["passed"] else "已退回处置人员继续处理。"
+        return (
+            gettext("感谢确认，事件已办结，请评价。") if d["passed"] else gettext("已退回处置人员继续处理。")
+        )
 
     return _track_post(request, code, form_name="verify_form", act=act)
 
@@ -381,7 +393,7 @@ def track_verify(request: HttpRequest, code: str) -> HttpResponse:
 def track_rate(request: HttpRequest, code: str) -> HttpResponse:
     def act(tracking_code: str, d: dict[str, Any]) -> str:
         services.event_rate(tracking_code=tracking_code, rating=d["rating"], comment=d["comment"])
-        return "感谢您的评价！"
+        return gettext("感谢您的评价！")
 
     return _track_post(request, code, form_name="rating_form", act=act)
 
@@ -412,9 +424,12 @@ def _staff_intake(
             status = exc.status
         else:
             if created:
-                messages.success(request, f"已登记，查询码 {event.tracking_code}")
+                messages.success(request, gettext("已登记，查询码 %(code)s") % {"code": event.tracking_code})
             else:
-                messages.info(request, f"该事件已登记过（查询码 {event.tracking_code}），未重复创建")
+                messages.info(
+                    request,
+                    gettext("该事件已登记过（查询码 %(code)s），未重复创建") % {"code": event.tracking_code},
+                )
             return redirect("event-detail", pk=event.pk)
     return no_store(render(request, template, {"form": form, **_public_map()}, status=status))
 
@@ -494,7 +509,8 @@ def event_list(request: HttpRequest) -> HttpResponse:
 @staff_required
 def my_tasks(request: HttpRequest) -> HttpResponse:
     events = selectors.my_tasks(user=request.user)
-    return render(request, "events/tasks.html", {"rows": _rows(events)})
+    visits = selectors.return_visits_open(user=request.user).filter(assigned_to=request.user).count()
+    return render(request, "events/tasks.html", {"rows": _rows(events), "visits": visits})
 
 
 @staff_required
@@ -522,7 +538,8 @@ def overdue(request: HttpRequest) -> HttpResponse:
     for row in _rows(selectors.overdue_board(user=request.user)[:1000]):
         e = row["event"]
         g = groups.setdefault(
-            e.grid_id, {"name": e.grid.name if e.grid else "未定位到网格", "rows": [], "red": 0, "yellow": 0}
+            e.grid_id,
+            {"name": e.grid.name if e.grid else gettext("未定位到网格"), "rows": [], "red": 0, "yellow": 0},
         )
         g["rows"].append(row)
         g["red" if row["light"] == "red" else "yellow"] += 1
@@ -557,7 +574,7 @@ def _detail_context(
             break
     else:
         if failed:  # the action is no longer offered (the event moved on): say why above the actions
-            action_error = failed["error"] or "该操作当前不可用，请刷新"
+            action_error = failed["error"] or gettext("该操作当前不可用，请刷新")
     user = request.user
     return {
         "action_error": action_error,
@@ -567,7 +584,15 @@ def _detail_context(
         "actions": actions,
         "my_units": set(user.handling_units.values_list("pk", flat=True)),
         "may_decide": user.is_superuser or getattr(user, "role", "") in SUPERVISORS,
+        "dispute": _dispute_panel(request, event),
     }
+
+
+def _dispute_panel(request: HttpRequest, event: Event) -> dict[str, Any] | None:
+    """The dispute section (parties, mediation, outcome) of a dispute event; see views_casework."""
+    from .views_casework import dispute_panel
+
+    return dispute_panel(request, event)
 
 
 @staff_required
@@ -711,7 +736,7 @@ def event_act(request: HttpRequest, pk: int, key: str) -> HttpResponse:
             if isinstance(exc, NotFound):
                 raise Http404 from None
         else:
-            messages.success(request, "操作成功")
+            messages.success(request, gettext("操作成功"))
             url = reverse("event-detail", args=[pk])
             back = request.POST.get("next", "")
             if back and url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
@@ -728,7 +753,7 @@ def event_act(request: HttpRequest, pk: int, key: str) -> HttpResponse:
         action = next((a for a in context["actions"] if a["key"] == key), None) or {
             "key": key,
             "kind": "gone",
-            "title": "操作",
+            "title": gettext("操作"),
             "error": context["action_error"],
             "url": reverse("event-act", args=[pk, key]),
         }
@@ -786,7 +811,7 @@ def merge(request: HttpRequest, pk: int) -> HttpResponse:
                 form.add_error(None, _message(exc))
                 status = exc.status
             else:
-                messages.success(request, "已合并")
+                messages.success(request, gettext("已合并"))
                 return redirect("event-detail", pk=event.pk)
     else:
         form = forms.MergeForm(candidates=events)

@@ -122,3 +122,13 @@ def assert_error(response: Any, status: int, code: str | None = None) -> dict[st
 def _fast_password_hasher(settings: Any) -> None:
     # Argon2 is deliberately slow; tests create many accounts.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_reference_data() -> Any:
+    # Per-process caches of configuration rows: a test's rolled-back rows must not reach the next test.
+    from wangge.events.reference import reference_forget
+
+    reference_forget()
+    yield
+    reference_forget()

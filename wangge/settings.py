@@ -81,6 +81,14 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / '
 # Keep connections between requests (a new PostgreSQL connection per request cost ~60% of a create).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("WANGGE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Server-side parameters: psycopg prepares a statement run five times on a connection, so the
+    # repeated queries of the hot paths (detail, intake) skip PostgreSQL's planner. Off behind a
+    # transaction-mode pooler that cannot keep prepared statements (docs/deploy.md).
+    if env.bool("WANGGE_PG_PREPARE", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {})
+        DATABASES["default"]["OPTIONS"].setdefault("server_side_binding", True)
+        DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + a busy timeout let the web process and the task worker share one file.
     DATABASES["default"].setdefault("OPTIONS", {})
@@ -147,6 +155,9 @@ WANGGE_DEDUPE_HOURS = env.float("WANGGE_DEDUPE_HOURS", default=72.0)
 # A new report at least this similar (character bigrams) to an open one at the same place stays in the
 # triage queue as a likely duplicate, for a person to merge or let through.
 WANGGE_DEDUPE_SIMILARITY = env.float("WANGGE_DEDUPE_SIMILARITY", default=0.5)
+# A 特急 (critical) report from any channel — not only a wearable SOS or a life-safety sensor — gets the
+# SOS watch: acknowledged within minutes along the on-duty chain, day and night.
+WANGGE_SOS_WATCH_CRITICAL = env.bool("WANGGE_SOS_WATCH_CRITICAL", default=True)
 # Open311 GeoReport v2: the jurisdiction_id this endpoint answers to (optional in requests; any other
 # value is a 404), and the contact shown by discovery.
 WANGGE_OPEN311_JURISDICTION = env.str("WANGGE_OPEN311_JURISDICTION", default="wangge.local")
@@ -158,6 +169,13 @@ WANGGE_SMS_URL = env.str("WANGGE_SMS_URL", default="")
 WANGGE_SMS_TOKEN = env.str("WANGGE_SMS_TOKEN", default="")
 WANGGE_WECOM_URL = env.str("WANGGE_WECOM_URL", default="")
 WANGGE_WECOM_TOKEN = env.str("WANGGE_WECOM_TOKEN", default="")
+# Delivery is at least once: a failed send is retried after BASE × 2^(attempt−1) seconds (60, 120, 240 …,
+# at most a day) until MAX_ATTEMPTS sends have failed; then the notification is 发送失败 for good (1 = no
+# retries). A worker's claim on a row lasts CLAIM_SECONDS; a row still claimed after that (the worker
+# died mid-send) is taken up again.
+WANGGE_NOTIFY_RETRY_BASE_SECONDS = env.int("WANGGE_NOTIFY_RETRY_BASE_SECONDS", default=60)
+WANGGE_NOTIFY_MAX_ATTEMPTS = env.int("WANGGE_NOTIFY_MAX_ATTEMPTS", default=6)
+WANGGE_NOTIFY_CLAIM_SECONDS = env.int("WANGGE_NOTIFY_CLAIM_SECONDS", default=600)
 # Stages whose red (overdue) limit escalates the event one level up automatically; empty = never.
 WANGGE_AUTO_ESCALATE = env.list("WANGGE_AUTO_ESCALATE", default=["handle"])
 # A reporter who is not satisfied may have the event reopened within this many days of closing.
@@ -183,7 +201,7 @@ if "django_tasks_rq" in TASKS["default"]["BACKEND"]:
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "wangge.accounts.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

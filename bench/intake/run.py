@@ -7,9 +7,9 @@ database "<name>_bench_<pid>" is created next to the one named in DATABASE_URL a
 (as bench/import_residents.py does). The demo district (territory, buildings, accounts, handling units
 and dispatch rules; no events) is generated first, so reports land in demo-like grids.
 
-(a) in-process: N reports through events.services.event_intake (validate, persist, timeline, locate,
-    classify, propose urgency) — plus the dedupe check (dedupe.find_duplicates) and the dispatch dry run
-    (services.dispatch_resolve) per event, timed apart — next to the raw bulk insert of the same rows
+(a) in-process: N reports through events.services.event_intake (validate, locate, classify, propose
+    urgency, likely-duplicate check, persist, timeline, audit; one transaction) — plus the dispatch dry run
+    (services.dispatch_resolve: who would get it) per event, timed apart — next to the raw bulk insert of the same rows
     (Event + its two timeline entries, bulk_create, no validation) in the same run; and the in-process
     batched service (events.hotline.hotline_import of a 12345 .csv).
 (b) HTTP: gunicorn (wangge.wsgi, 4 workers, 127.0.0.1 only, WANGGE_DEBUG=0) on the same database;
@@ -155,7 +155,7 @@ def run(args: argparse.Namespace, workdir: Path, url: str, server: list[subproce
     from wangge.accounts.roles import Role
     from wangge.accounts.services import user_create
     from wangge.demo.generators import generate
-    from wangge.events import dedupe, services
+    from wangge.events import services
     from wangge.events.hotline import hotline_import
     from wangge.events.models import Event, TimelineEntry
 
@@ -185,24 +185,21 @@ def run(args: argparse.Namespace, workdir: Path, url: str, server: list[subproce
     queries_per_event = len(q.captured_queries)
     todo = reports[21 : 21 + args.events]
     created: list[int] = []
-    t_intake = t_dedupe = t_route = 0.0
+    t_intake = t_route = 0.0
     cpu = time.process_time()
     for i, r in enumerate(todo):
         t0 = time.perf_counter()
         ev, _ = services.event_intake(data=services.EventInput(**r), actor=user, idempotency_key=f"a-{i}")
         t1 = time.perf_counter()
-        dedupe.find_duplicates(event=ev)
-        t2 = time.perf_counter()
         services.dispatch_resolve(event=ev)
-        t3 = time.perf_counter()
+        t2 = time.perf_counter()
         t_intake += t1 - t0
-        t_dedupe += t2 - t1
-        t_route += t3 - t2
+        t_route += t2 - t1
         created.append(ev.pk)
     cpu = time.process_time() - cpu
     n = len(todo)
     rate_intake = n / t_intake
-    rate_full = n / (t_intake + t_dedupe + t_route)
+    rate_full = n / (t_intake + t_route)
     triaged = Event.objects.filter(pk__in=created[:2000], grid__isnull=False).count()
     print(f"\n(a) in-process, {n} reports")
     print(
@@ -211,7 +208,7 @@ def run(args: argparse.Namespace, workdir: Path, url: str, server: list[subproce
         f"located {triaged}/{min(n, 2000)}"
     )
     print(
-        f"  + dedupe.find_duplicates {t_dedupe / n * 1000:.1f} ms + dispatch_resolve {t_route / n * 1000:.1f} ms "
+        f"  + dispatch_resolve {t_route / n * 1000:.1f} ms "
         f"→ whole pipeline {rate_full:,.0f} events/s; CPU of this process {cpu:.1f} s"
     )
     # Baseline: the same rows (events and their two timeline entries), bulk_create only.
@@ -321,7 +318,7 @@ def run(args: argparse.Namespace, workdir: Path, url: str, server: list[subproce
     print(f"\nSUMMARY ({vendor})")
     a = results["a"]
     print(
-        f"  in-process event_intake {a['intake']:,.0f} events/s; whole pipeline incl. dedupe+route "
+        f"  in-process event_intake {a['intake']:,.0f} events/s; whole pipeline incl. route "
         f"{a['full']:,.0f}/s; raw bulk insert of the same rows {a['baseline']:,.0f}/s"
     )
     ok_all = True

@@ -22,6 +22,7 @@ from .models import (
     DispatchRule,
     Event,
     HandlingUnit,
+    Notification,
     Status,
     TimeLimit,
     Transition,
@@ -210,3 +211,28 @@ class DeviceAdmin(ReadOnlyAdmin):
     list_filter = ("kind", "active", "life_safety")
     search_fields = ("device_id", "name")
     exclude = ("resident",)
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    """Queued by the services, delivered by `notifications_send_pending` (retried with backoff); failed
+    (dead) rows are found here by state, with their last error (scrubbed of personal values)."""
+
+    list_display = (
+        "id",
+        "kind",
+        "channel",
+        "recipient",
+        "event",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "error",
+        "created_at",
+        "sent_at",
+    )
+    list_filter = ("state", "channel", "kind")
+    list_select_related = ("recipient", "event")
+    search_fields = ("subject", "event__tracking_code")
+    date_hierarchy = "created_at"
+    exclude = ("address_enc", "dedupe_key")

@@ -5,3 +5,6 @@ class EventsConfig(AppConfig):
     name = "wangge.events"
     label = "events"
     verbose_name = "事件"
+
+    def ready(self) -> None:
+        from . import reference  # noqa: F401 - connects the signals that keep its cache fresh

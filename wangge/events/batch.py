@@ -26,18 +26,19 @@ from wangge.audit.services import audit_record
 from wangge.core.errors import InvalidInput, ServiceError
 
 from . import dedupe
-from .calendar import WorkCalendar
 from .classifier import classify_texts
-from .models import Category, Event, StageDeadline, Status, TimeLimit, TimelineEntry
+from .models import Category, Event, StageDeadline, TimelineEntry, Urgency
+from .reference import Reference, reference
 from .services import (
     EventInput,
     _actor_fields,
     _clock_fields,
+    _existing,
     _locate,
     _validate,
-    classify_threshold,
     event_intake,
     event_new,
+    intake_replay,
     propose_urgency,
 )
 
@@ -68,30 +69,11 @@ class _Pending:
     triage: dict[str, Any] = field(default_factory=dict)
 
 
-class _Reference:
-    """What every report of a call needs, read once."""
-
-    def __init__(self) -> None:
-        cats = list(Category.objects.all())
-        by_pk = {c.pk: c for c in cats}
-        for c in cats:  # walk parents without a query (time_limit_for climbs the tree)
-            if c.parent_id:
-                c.parent = by_pk.get(c.parent_id)
-        self.active = {c.code: c for c in cats if c.active}
-        self.by_pk = by_pk
-        self.limits = list(TimeLimit.objects.all())
-        self.initial = Status.objects.filter(is_initial=True).order_by("sort").first()
-        if self.initial is None:
-            raise InvalidInput("未配置初始状态", code="no_initial_status")
-        self.calendar = WorkCalendar()
-        self.threshold = classify_threshold()
-
-
 def event_intake_many(*, items: Sequence[EventInput], actor: Any = None) -> list[IntakeOutcome]:
     """Intake many reports; one outcome per item, in order. Idempotent per (channel, external id)."""
     if len(items) > MAX_ITEMS:
         raise InvalidInput(f"一次最多提交 {MAX_ITEMS} 条", code="too_many_items")
-    ref = _Reference()
+    ref = reference()
     outcomes: list[IntakeOutcome] = [IntakeOutcome() for _ in items]
     for start in range(0, len(items), BATCH_SIZE):
         part = list(enumerate(items[start : start + BATCH_SIZE], start))
@@ -104,6 +86,47 @@ def event_intake_many(*, items: Sequence[EventInput], actor: Any = None) -> list
     return outcomes
 
 
+def event_intake_one(
+    *, data: EventInput, actor: Any = None, idempotency_key: str | None = None
+) -> tuple[Event, bool]:
+    """One report by the batch's rules (`services.event_intake` calls this): triage in memory, then a
+    single transaction inserts the event already triaged with its timeline, clock and audit row.
+    Returns (event, created); a retry (Idempotency-Key, channel + external id) returns the first event."""
+    ref = reference()
+    category = _validate(data, ref.active)
+    key, fingerprint, existing = intake_replay(data=data, actor=actor, idempotency_key=idempotency_key)
+    if existing is not None:
+        return existing, False
+    event = event_new(data=data, category=category, actor=actor, initial=ref.initial)
+    event.idempotency_key = key
+    if fingerprint:
+        event.extra["_fp"] = fingerprint
+    pending = [_Pending(0, data, event)]
+    _triage(pending, ref, timezone.now())
+    try:
+        with transaction.atomic():
+            _write(pending, actor=actor, ref=ref)
+            audit_record(
+                actor=actor,
+                action="event.create",
+                obj=event,
+                after={
+                    "channel": data.channel,
+                    "category": event.category.code if event.category else "",
+                    "grid": event.path,
+                    "needs_triage": event.needs_triage,
+                    "anonymous": data.anonymous,
+                },
+            )
+            _watch_critical([event])
+    except IntegrityError:  # the same submission, concurrently: the winner's event
+        existing = _existing(key, data, fingerprint, actor)
+        if existing is None:
+            raise
+        return existing, False
+    return event, True
+
+
 def _one(data: EventInput, actor: Any) -> IntakeOutcome:
     try:
         event, created = event_intake(data=data, actor=actor)
@@ -113,7 +136,7 @@ def _one(data: EventInput, actor: Any) -> IntakeOutcome:
 
 
 def _batch(
-    part: list[tuple[int, EventInput]], *, actor: Any, ref: _Reference, outcomes: list[IntakeOutcome]
+    part: list[tuple[int, EventInput]], *, actor: Any, ref: Reference, outcomes: list[IntakeOutcome]
 ) -> None:
     valid: list[tuple[int, EventInput, Category | None]] = []
     for i, data in part:
@@ -155,43 +178,7 @@ def _batch(
     ]
     _triage(pending, ref, now)
     with transaction.atomic():
-        Event.objects.bulk_create([p.event for p in pending])
-        by_code = {p.event.tracking_code: p.event.pk for p in pending}
-        patched = []
-        for p in pending:  # a likely duplicate earlier in this same batch: its id is known only now
-            dup = p.event.extra.get("likely_duplicate")
-            if dup and dup["id"] is None:
-                dup["id"] = p.triage["likely_duplicate"]["id"] = by_code[dup["tracking_code"]]
-                patched.append(p.event)
-        if patched:
-            Event.objects.bulk_update(patched, ["extra"])
-        entries: list[TimelineEntry] = []
-        clocks: list[StageDeadline] = []
-        reporter, system = _actor_fields(actor), _actor_fields(None)
-        for p in pending:
-            e = p.event
-            entries.append(
-                TimelineEntry(
-                    event=e,
-                    action="report",
-                    to_status=ref.initial.code,
-                    data={"channel": e.channel},
-                    **reporter,
-                )
-            )
-            entries.append(TimelineEntry(event=e, action="triage", public=False, data=p.triage, **system))
-            if e.deadline:
-                clocks.append(
-                    StageDeadline(
-                        event=e,
-                        stage=e.stage,
-                        started_at=e.stage_started_at,
-                        warn_at=e.warn_at,
-                        deadline=e.deadline,
-                    )
-                )
-        TimelineEntry.objects.bulk_create(entries)
-        StageDeadline.objects.bulk_create(clocks)
+        _write(pending, actor=actor, ref=ref)
         audit_record(
             actor=actor,
             action="event.create_batch",
@@ -202,13 +189,84 @@ def _batch(
                 "channels": sorted({p.event.channel for p in pending}),
             },
         )
+        _watch_critical([p.event for p in pending])
     for p in pending:
         outcomes[p.index] = IntakeOutcome(p.event.pk, p.event.tracking_code, True, p.event.needs_triage)
     for i, first in repeats:
         outcomes[i] = IntakeOutcome(outcomes[first].event_id, outcomes[first].tracking_code, False)
 
 
-def _triage(pending: list[_Pending], ref: _Reference, now: datetime) -> None:
+def _write(pending: list[_Pending], *, actor: Any, ref: Reference) -> None:
+    """Insert the triaged events, their two timeline entries (report, triage) and their accept clocks
+    (the caller holds the transaction). Each event's `timeline` and `clocks` are left prefetched, so a
+    detail view of a new event needs no further query for them."""
+    Event.objects.bulk_create([p.event for p in pending])
+    by_code = {p.event.tracking_code: p.event.pk for p in pending}
+    patched = []
+    for p in pending:  # a likely duplicate earlier in this same batch: its id is known only now
+        dup = p.event.extra.get("likely_duplicate")
+        if dup and dup["id"] is None:
+            dup["id"] = p.triage["likely_duplicate"]["id"] = by_code[dup["tracking_code"]]
+            patched.append(p.event)
+    if patched:
+        Event.objects.bulk_update(patched, ["extra"])
+    entries: list[TimelineEntry] = []
+    clocks: list[StageDeadline] = []
+    reporter, system = _actor_fields(actor), _actor_fields(None)
+    for p in pending:
+        e = p.event
+        own = [
+            TimelineEntry(
+                event=e, action="report", to_status=ref.initial.code, data={"channel": e.channel}, **reporter
+            ),
+            TimelineEntry(event=e, action="triage", public=False, data=p.triage, **system),
+        ]
+        own_clocks = []
+        if e.deadline:
+            own_clocks.append(
+                StageDeadline(
+                    event=e,
+                    stage=e.stage,
+                    started_at=e.stage_started_at,
+                    warn_at=e.warn_at,
+                    deadline=e.deadline,
+                )
+            )
+        entries += own
+        clocks += own_clocks
+        _prefetched(e, timeline=own, clocks=own_clocks, attachments=[], return_visits=[], merged=[])
+    TimelineEntry.objects.bulk_create(entries)
+    StageDeadline.objects.bulk_create(clocks)
+
+
+def _prefetched(event: Event, **rows: list[Any]) -> None:
+    """Leave `rows` as the event's prefetched related objects (as `prefetch_related` would)."""
+    cache = event.__dict__.setdefault("_prefetched_objects_cache", {})
+    for name, objs in rows.items():
+        qs = getattr(event, name).all()
+        qs._result_cache = objs
+        qs._prefetch_done = True
+        cache[name] = qs
+
+
+def _watch_critical(events: list[Event]) -> None:
+    """特急 reports from any channel get the SOS watch (acknowledge within minutes, day and night) when
+    WANGGE_SOS_WATCH_CRITICAL is on; a missing on-duty chain is logged, never a lost report."""
+    from .sos import sos_watch_start
+
+    if not getattr(settings, "WANGGE_SOS_WATCH_CRITICAL", True):
+        return
+    for e in events:
+        if e.urgency == Urgency.CRITICAL:
+            # The watch writes its own timeline step: what _write left prefetched is no longer whole.
+            getattr(e, "_prefetched_objects_cache", {}).pop("timeline", None)
+            try:
+                sos_watch_start(event=e)
+            except ServiceError as exc:
+                log.error("sos watch not started event=%s reason=%s", e.pk, exc.code)
+
+
+def _triage(pending: list[_Pending], ref: Reference, now: datetime) -> None:
     """`services.event_triage` for a batch, before anything is written."""
     _locate_all(pending)
     texts = [f"{p.event.title}\n{p.event.description}" for p in pending]
@@ -323,8 +381,9 @@ def _find_duplicates(pending: list[_Pending], now: datetime) -> None:
             "suggested_category_id",
             "created_at",
         )
-        .order_by("-created_at")[: dedupe.MAX_CANDIDATES * 20]
+        .order_by("-created_at")[: dedupe.MAX_CANDIDATES * min(20, len(placed))]
     )
+    grams = dedupe.Grams()
     by_category: dict[int, list[Event]] = {}
     for other in qs:
         key = other.category_id or other.suggested_category_id
@@ -337,7 +396,7 @@ def _find_duplicates(pending: list[_Pending], now: datetime) -> None:
             continue
         best: tuple[float, float, int, Event] | None = None
         for other in by_category.get(key, []):
-            scored = dedupe.match(e, other, metres=metres)
+            scored = dedupe.match(e, other, metres=metres, grams=grams)
             if scored is not None and (best is None or (-scored[0], scored[1]) < (-best[0], best[1])):
                 best = (scored[0], scored[1], other.pk or 0, other)
         found = dedupe.likely_duplicate([(best[3], best[0])] if best else [])

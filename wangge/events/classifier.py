@@ -68,7 +68,25 @@ URGENCY_KEYWORDS: dict[str, list[str]] = {
     ],
     "urgent": ["漏水", "断电", "停电", "停水", "爆管", "水管爆", "电梯故障", "井盖丢失", "井盖被偷", "触电"],
     # Words that contain a keyword but do not mean it (火锅 is not a fire).
-    "ignore": ["火锅", "火车", "火腿", "发火", "上火", "火气", "火爆", "火柴", "火龙果", "火候", "红火"],
+    # Fire-safety equipment is a 消防隐患 to fix, not a fire: it must not page the on-duty SOS chain.
+    "ignore": [
+        "火锅",
+        "火车",
+        "火腿",
+        "发火",
+        "上火",
+        "火气",
+        "火爆",
+        "火柴",
+        "火龙果",
+        "火候",
+        "红火",
+        "灭火器",
+        "消火栓",
+        "消防栓",
+        "防火门",
+        "防火",
+    ],
 }
 
 

@@ -73,7 +73,8 @@ class SweepResult:
     escalated: int = 0
     notifications_queued: int = 0
     notifications_sent: int = 0
-    notifications_failed: int = 0
+    notifications_failed: int = 0  # failed sends (retried later with backoff unless dead)
+    notifications_dead: int = 0  # given up after the last allowed attempt
     summons_missed: int = 0
     sos: Any = None
     errors: list[str] = field(default_factory=list)
@@ -86,6 +87,7 @@ class SweepResult:
             "notifications_queued": self.notifications_queued,
             "notifications_sent": self.notifications_sent,
             "notifications_failed": self.notifications_failed,
+            "notifications_dead": self.notifications_dead,
             "summons_missed": self.summons_missed,
             "sos": self.sos if isinstance(self.sos, int | dict | None) else str(self.sos),
             "errors": list(self.errors),
@@ -265,8 +267,10 @@ def clock_sweep(*, now: datetime | None = None, batch: int = 500) -> SweepResult
         logger.exception("sweep: whistle summonses failed")
         result.errors.append(f"whistle: {type(exc).__name__}")
     result.sos = _sos_sweep(now, result)
-    sent = notify.notifications_send_pending(limit=10_000)
+    # New notifications and retries that are due at `now`.
+    sent = notify.notifications_send_pending(limit=10_000, now=now)
     result.notifications_sent, result.notifications_failed = sent.sent, sent.failed
+    result.notifications_dead = sent.dead
     return result
 
 

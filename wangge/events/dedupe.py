@@ -60,10 +60,24 @@ def _bigrams(text: str) -> set[str]:
 
 def text_similarity(a: str, b: str) -> float:
     """Jaccard similarity of the character bigrams of two texts, in [0, 1]."""
-    x, y = _bigrams(a), _bigrams(b)
+    return _jaccard(_bigrams(a), _bigrams(b))
+
+
+def _jaccard(x: set[str], y: set[str]) -> float:
     if not x or not y:
         return 0.0
     return len(x & y) / len(x | y)
+
+
+class Grams(dict[int, set[str]]):
+    """Bigrams per event id, computed once per call however many reports an event is compared with."""
+
+    def of(self, event: Event) -> set[str]:
+        key = id(event)
+        grams = self.get(key)
+        if grams is None:
+            grams = self[key] = _bigrams(_text(event))
+        return grams
 
 
 def _text(event: Event) -> str:
@@ -136,10 +150,10 @@ def find_duplicates(*, event: Event, limit: int = 5) -> list[tuple[Event, float]
     if qs is None:
         return []
     metres = float(settings.WANGGE_DEDUPE_METRES)
-    mine = _text(event)
+    grams = Grams()
     found: list[tuple[Event, float, float]] = []
     for other in qs:
-        scored = match(event, other, metres=metres, text=mine)
+        scored = match(event, other, metres=metres, grams=grams)
         if scored is not None:
             found.append((other, *scored))
     found.sort(key=lambda row: (-row[1], row[2], -row[0].pk))
@@ -147,18 +161,19 @@ def find_duplicates(*, event: Event, limit: int = 5) -> list[tuple[Event, float]
 
 
 def match(
-    event: Event, other: Event, *, metres: float, text: str | None = None
+    event: Event, other: Event, *, metres: float, grams: Grams | None = None
 ) -> tuple[float, float] | None:
     """(text similarity, distance in metres) of `other` as a duplicate of `event`; None when it is not at
     the same place (same building, same address, or within `metres`). Category and time window are the
-    caller's filter."""
+    caller's filter. `grams`: the caller's bigram memo, when it compares many pairs."""
     same_place = (event.building_id is not None and other.building_id == event.building_id) or (
         bool(event.address.strip()) and other.address == event.address.strip()
     )
     dist = distance_m(event, other)
     if not same_place and (dist is None or dist > metres):
         return None
-    score = round(text_similarity(_text(event) if text is None else text, _text(other)), 3)
+    grams = grams if grams is not None else Grams()
+    score = round(_jaccard(grams.of(event), grams.of(other)), 3)
     return score, dist if dist is not None else 0.0
 
 

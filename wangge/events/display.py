@@ -7,7 +7,7 @@ users who can see the event, through the attachment endpoint (never a public URL
 """
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.urls import NoReverseMatch, reverse
@@ -26,7 +26,6 @@ from .models import (
     ReturnVisit,
     Stage,
     StageDeadline,
-    Status,
     TimelineEntry,
     Urgency,
     Warning,
@@ -57,6 +56,9 @@ ACTION_LABELS = {
     "merged_into": "并入主事件",
     "whistle": "吹哨",
     "transition": "状态变更",
+    "dispute_party": "登记当事人",
+    "mediation": "调解",
+    "dispute_outcome": "调解结果",
 }
 # Public view: the note of these steps is shown (masked); others show only the step.
 PUBLIC_NOTE_ACTIONS = {"reject", "feedback", "close", "merge"}
@@ -70,11 +72,14 @@ def _label(choices: Any, value: str) -> str:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+    # UTC, as read from the database: a value computed in local time (a new event's deadline) looks the same.
+    return value.astimezone(UTC).isoformat() if value else None
 
 
 def _status_names() -> dict[str, str]:
-    return dict(Status.objects.values_list("code", "name"))
+    from .reference import reference
+
+    return reference().status_names
 
 
 def warning_now(event: Event, now: datetime | None = None) -> str:
@@ -231,16 +236,36 @@ def return_visit_display(visit: ReturnVisit) -> dict[str, Any]:
     }
 
 
+def _related(event: Event, name: str) -> list[Any]:
+    """The event's related rows `name`: prefetched ones when there (a new event from intake, or
+    `selectors.event_get_detail`), none when the annotation `<name>_n` counted none, else one query."""
+    cached = getattr(event, "_prefetched_objects_cache", {}).get(name)
+    if cached is not None:
+        return list(cached)
+    if getattr(event, f"{name}_n", None) == 0:
+        return []
+    manager = getattr(event, name)
+    return list(manager.select_related("assigned_to") if name == "return_visits" else manager.all())
+
+
+def _count(event: Event, name: str) -> int:
+    n = getattr(event, f"{name}_n", None)
+    if n is not None:
+        return int(n)
+    cached = getattr(event, "_prefetched_objects_cache", {}).get(name)
+    return len(cached) if cached is not None else int(getattr(event, name).count())
+
+
 def event_detail(event: Event) -> dict[str, Any]:
     """Everything a staff member who may see the event gets (reporter contact masked)."""
     from .services import reopen_deadline
 
     now = timezone.now()
     row = event_row(event, now)
-    clocks = list(StageDeadline.objects.filter(event=event).order_by("started_at", "pk"))
-    entries = list(TimelineEntry.objects.filter(event=event).order_by("at", "pk"))
-    atts = list(Attachment.objects.filter(event=event).order_by("pk"))
-    visits = list(ReturnVisit.objects.filter(event=event).select_related("assigned_to").order_by("pk"))
+    clocks = sorted(_related(event, "clocks"), key=lambda c: (c.started_at, c.pk))
+    entries = sorted(_related(event, "timeline"), key=lambda e: (e.at, e.pk))
+    atts = sorted(_related(event, "attachments"), key=lambda a: a.pk)
+    visits = sorted(_related(event, "return_visits"), key=lambda v: v.pk)
     reopen_until = reopen_deadline(event) if event.status.is_closed else None
     row.update(
         {
@@ -276,7 +301,7 @@ def event_detail(event: Event) -> dict[str, Any]:
             "deadlines": [clock_display(c, now) for c in clocks],
             "timeline": timeline_display(entries, atts),
             "attachments": [attachment_display(a) for a in atts],
-            "merged_count": event.merged.count(),
+            "merged_count": _count(event, "merged"),
             "rating": event.rating,
             "reject_reason": event.reject_reason,
             "return_visits": [return_visit_display(v) for v in visits],

@@ -433,9 +433,10 @@ class Notification(models.Model):
     """Outbound message (催办, 督办, SOS, outcome to a reporter …), sent after commit by a channel adapter."""
 
     class State(models.TextChoices):
-        QUEUED = "queued", "待发送"
+        QUEUED = "queued", "待发送"  # new, or waiting for its next attempt (next_attempt_at)
+        SENDING = "sending", "发送中"  # claimed by a worker until next_attempt_at
         SENT = "sent", "已发送"
-        FAILED = "failed", "发送失败"
+        FAILED = "failed", "发送失败"  # dead: the last allowed attempt failed too
 
     kind = models.CharField(max_length=32)
     channel = models.CharField(max_length=32, default="log")
@@ -448,11 +449,20 @@ class Notification(models.Model):
     address_enc = models.TextField(blank=True)
     subject = models.CharField(max_length=200)
     body = models.TextField(blank=True)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED, db_index=True)
+    state = models.CharField("状态", max_length=16, choices=State.choices, default=State.QUEUED)
     dedupe_key = models.CharField(max_length=150, null=True, blank=True, unique=True)  # noqa: DJ001
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
-    error = models.CharField(max_length=300, blank=True)
+    attempts = models.PositiveSmallIntegerField("已尝试次数", default=0)
+    # queued: not before this time (empty = at once); sending: the worker's claim runs out then.
+    next_attempt_at = models.DateTimeField("下次尝试", null=True, blank=True)
+    last_attempt_at = models.DateTimeField("最近尝试", null=True, blank=True)
+    error = models.CharField("最近错误", max_length=300, blank=True)  # scrubbed of personal values
+
+    class Meta:
+        verbose_name = "通知"
+        verbose_name_plural = "通知"
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="events_notification_due")]
 
     # --- closure, return visits, disputes, merge --------------------------------------------------------
 

@@ -2,10 +2,13 @@
 
 A Notification row is queued inside the transaction of the service that decided to notify (so nothing
 is sent for a change that rolled back, and nothing is lost if the process dies after commit);
-`notifications_send_pending()` delivers queued rows after commit — from an on_commit task, and from
-every `wangge sweep`. Delivery is at most once: a row is claimed (queued → sent) before the channel is
-called and turned to `failed` with the error text if the channel raises. A failing channel never
-breaks the caller.
+`notifications_send_pending()` delivers due rows after commit — from an on_commit task, and from every
+`wangge sweep`. Delivery is at least once: a worker claims rows (queued → sending, attempts + 1; on
+PostgreSQL with SELECT … FOR UPDATE SKIP LOCKED, wangge.core.claim) so two workers never send the same
+row; a send that raises leaves the row queued with the (scrubbed) error and a next attempt after
+WANGGE_NOTIFY_RETRY_BASE_SECONDS × 2^(attempts−1); when WANGGE_NOTIFY_MAX_ATTEMPTS sends have failed it
+is `failed` for good. A row whose worker died mid-send is taken up again when its claim runs out
+(WANGGE_NOTIFY_CLAIM_SECONDS). A failing channel never breaks the caller.
 
 Channels are classes named by dotted path in settings.WANGGE_NOTIFY_CHANNELS
 (default ["wangge.events.notify.LogChannel"]). Built in: LogChannel ("log"), EmailChannel ("email");
@@ -20,18 +23,19 @@ import re
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from wangge.core import crypto
+from wangge.core.claim import claim_rows
 from wangge.core.masking import mask_name, mask_phone
 
 from .models import Event, Notification
@@ -249,48 +253,119 @@ def _scrub(text: str) -> str:
 @dataclass
 class SendResult:
     sent: int = 0
-    failed: int = 0
+    failed: int = 0  # sends that failed in this pass (retried later, or dead)
+    dead: int = 0  # rows given up in this pass (last allowed attempt failed, or abandoned mid-send)
+
+
+# A worker claims this many rows at a time, so a claim (WANGGE_NOTIFY_CLAIM_SECONDS) covers the sends.
+CLAIM_BATCH = 20
+RETRY_MAX_DELAY = timedelta(days=1)
+
+
+def max_attempts() -> int:
+    return max(1, int(getattr(settings, "WANGGE_NOTIFY_MAX_ATTEMPTS", 6)))
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Wait after the `attempts`-th failed send: BASE × 2^(attempts−1), at most a day."""
+    base = max(0, int(getattr(settings, "WANGGE_NOTIFY_RETRY_BASE_SECONDS", 60)))
+    return min(timedelta(seconds=base * 2 ** max(0, min(attempts - 1, 30))), RETRY_MAX_DELAY)
+
+
+def _claim_time() -> timedelta:
+    return timedelta(seconds=max(1, int(getattr(settings, "WANGGE_NOTIFY_CLAIM_SECONDS", 600))))
+
+
+def notifications_due(*, now: datetime) -> QuerySet[Notification]:
+    """Queued rows whose (next) attempt is due at `now`, in the order they are sent."""
+    return Notification.objects.filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now), state=Notification.State.QUEUED
+    ).order_by("id")
+
+
+def _release_abandoned(now: datetime) -> int:
+    """Rows still claimed after their claim ran out (the worker died mid-send): queued again, or dead
+    when that was the last allowed attempt. The send may have gone out — at least once, not exactly."""
+    stale = Notification.objects.filter(state=Notification.State.SENDING, next_attempt_at__lte=now)
+    dead = stale.filter(attempts__gte=max_attempts()).update(
+        state=Notification.State.FAILED, next_attempt_at=None, error="发送中断（进程退出），已达最大尝试次数"
+    )
+    stale.update(state=Notification.State.QUEUED, error="发送中断（进程退出），将重试")
+    return dead
+
+
+def notifications_claim(*, now: datetime, limit: int) -> list[int]:
+    """Take up to `limit` due rows for this worker (queued → sending, one more attempt); no other
+    worker gets them until the claim runs out. Returns their ids, in sending order."""
+    return claim_rows(
+        notifications_due(now=now),
+        limit=limit,
+        values={
+            "state": Notification.State.SENDING,
+            "attempts": F("attempts") + 1,
+            "last_attempt_at": now,
+            # The claim runs on the wall clock, also when a sweep runs at another instant (--now).
+            "next_attempt_at": max(now, timezone.now()) + _claim_time(),
+        },
+    )
+
+
+def _deliver(notification: Notification, channel: Channel | None, at: datetime, result: SendResult) -> None:
+    """One claimed row: send it, then mark it sent, queued for a retry, or dead."""
+    try:
+        if channel is None:
+            raise ChannelError(f"通知渠道 {notification.channel} 未配置")
+        channel.send(notification)
+    except Exception as exc:  # a failing channel never breaks the caller
+        error = _scrub(str(exc) or type(exc).__name__)
+        dead = notification.attempts >= max_attempts()
+        logger.warning(
+            "notify failed id=%s kind=%s channel=%s attempt=%s%s error=%s",
+            notification.pk,
+            notification.kind,
+            notification.channel,
+            notification.attempts,
+            " (giving up)" if dead else "",
+            type(exc).__name__,
+        )
+        # Only while this worker's claim holds (another worker may have taken over an expired claim).
+        Notification.objects.filter(
+            pk=notification.pk, state=Notification.State.SENDING, attempts=notification.attempts
+        ).update(
+            state=Notification.State.FAILED if dead else Notification.State.QUEUED,
+            next_attempt_at=None if dead else at + retry_delay(notification.attempts),
+            error=error,
+        )
+        result.failed += 1
+        result.dead += int(dead)
+    else:
+        Notification.objects.filter(pk=notification.pk).update(
+            state=Notification.State.SENT, sent_at=at, next_attempt_at=None
+        )
+        result.sent += 1
 
 
 def notifications_send_pending(*, limit: int = 500, now: datetime | None = None) -> SendResult:
-    """Deliver queued notifications (oldest first, at most `limit`); mark each sent or failed.
+    """Deliver due notifications (at most `limit` attempts): new rows and retries whose time has come.
 
-    Call outside any transaction (after commit). Each row is claimed with a conditional UPDATE first,
-    so two workers never send the same row.
+    Call outside any transaction (after commit). Rows are claimed in small batches before any channel
+    is called, so two workers never send the same row; each is then marked sent, queued for another
+    attempt (with backoff), or failed after the last attempt.
     """
     result = SendResult()
     chans = {ch.name: ch for ch in configured_channels()}
-    ids = list(
-        Notification.objects.filter(state=Notification.State.QUEUED)
-        .order_by("id")
-        .values_list("pk", flat=True)[:limit]
-    )
-    for pk in ids:
-        at = now or timezone.now()
-        claimed = Notification.objects.filter(pk=pk, state=Notification.State.QUEUED).update(
-            state=Notification.State.SENT, sent_at=at
-        )
-        if not claimed:
-            continue
-        notification = Notification.objects.select_related("recipient", "event").get(pk=pk)
-        channel = chans.get(notification.channel)
-        try:
-            if channel is None:
-                raise ChannelError(f"通知渠道 {notification.channel} 未配置")
-            channel.send(notification)
-        except Exception as exc:  # a failing channel never breaks the caller
-            error = _scrub(str(exc) or type(exc).__name__)
-            logger.warning(
-                "notify failed id=%s kind=%s channel=%s error=%s",
-                pk,
-                notification.kind,
-                notification.channel,
-                type(exc).__name__,
-            )
-            Notification.objects.filter(pk=pk).update(state=Notification.State.FAILED, error=error)
-            result.failed += 1
-        else:
-            result.sent += 1
+    result.dead += _release_abandoned(now or timezone.now())
+    done = 0
+    while done < limit:
+        ids = notifications_claim(now=now or timezone.now(), limit=min(CLAIM_BATCH, limit - done))
+        if not ids:
+            break
+        done += len(ids)
+        rows = Notification.objects.select_related("recipient", "event").in_bulk(ids)
+        for pk in ids:
+            notification = rows.get(pk)
+            if notification is not None:
+                _deliver(notification, chans.get(notification.channel), now or timezone.now(), result)
     return result
 
 

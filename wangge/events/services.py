@@ -26,7 +26,7 @@ from django.utils import timezone
 from wangge.accounts.roles import STAFF_ROLES, Role
 from wangge.audit.services import audit_record
 from wangge.core import crypto
-from wangge.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from wangge.core.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
 from wangge.core.scope import path_in_scope
 
 from .calendar import WorkCalendar
@@ -327,11 +327,7 @@ def event_create(
     returns the first event and created=False; the same key with a different body is a conflict.
     """
     category = _validate(data)
-    key = (idempotency_key or "").strip() or None
-    if key and len(key) > 100:
-        raise InvalidInput("Idempotency-Key 过长", code="invalid_idempotency_key")
-    fingerprint = _fingerprint(data) if key else ""
-    existing = _existing(key, data, fingerprint, actor)
+    key, fingerprint, existing = intake_replay(data=data, actor=actor, idempotency_key=idempotency_key)
     if existing is not None:
         return existing, False
     initial = Status.objects.filter(is_initial=True).order_by("sort").first()
@@ -374,6 +370,17 @@ def event_create(
     return event, True
 
 
+def intake_replay(
+    *, data: EventInput, actor: Any, idempotency_key: str | None
+) -> tuple[str | None, str, Event | None]:
+    """(key, body fingerprint, the event a retry points at or None) for a submission."""
+    key = (idempotency_key or "").strip() or None
+    if key and len(key) > 100:
+        raise InvalidInput("Idempotency-Key 过长", code="invalid_idempotency_key")
+    fingerprint = _fingerprint(data) if key else ""
+    return key, fingerprint, _existing(key, data, fingerprint, actor)
+
+
 def _existing(key: str | None, data: EventInput, fingerprint: str = "", actor: Any = None) -> Event | None:
     if key:
         found = Event.objects.filter(idempotency_key=key).first()
@@ -395,8 +402,17 @@ def _existing(key: str | None, data: EventInput, fingerprint: str = "", actor: A
 def event_intake(
     *, data: EventInput, actor: Any = None, idempotency_key: str | None = None
 ) -> tuple[Event, bool]:
-    """What every channel calls: persist (idempotent), then triage. A failing triage never loses the
-    report: it stays `needs_triage` for a retry (or a person)."""
+    """What every channel calls: triage in memory, then one transaction writes the triaged report
+    (`batch.event_intake_one`, idempotent). Should triage itself fail, the report is stored first
+    (`event_create`) and stays `needs_triage` for a retry or a person: it is never lost."""
+    from .batch import event_intake_one
+
+    try:
+        return event_intake_one(data=data, actor=actor, idempotency_key=idempotency_key)
+    except ServiceError:
+        raise
+    except Exception:  # noqa: BLE001 - fall back to durable-first intake
+        log.exception("in-memory triage failed; storing the report untriaged first")
     event, created = event_create(data=data, actor=actor, idempotency_key=idempotency_key)
     if created:
         try:
@@ -1145,12 +1161,65 @@ def event_reassign(
     return event
 
 
+def _escalation_target(event: Event) -> tuple[HandlingUnit | None, Any, dict[str, Any]] | None:
+    """Whom an event just escalated goes to at once: the first dispatch rule written for its new level
+    (DispatchRule.level; category × territory prefix × urgency, as in dispatch_resolve) whose unit or
+    role resolves. The level's default (its staff) is not chosen automatically: without such a rule the
+    event waits at "accepted" for that level's staff to dispatch it. None: nothing resolved."""
+    resolved = dispatch_resolve(event=event)
+    if not resolved["found"] or resolved["rule_id"] is None:
+        return None
+    try:
+        unit, user = _target(resolved["unit_id"], resolved["user_id"])
+    except InvalidInput:  # the rule's unit or person cannot take events (inactive, not staff)
+        return None
+    data = {
+        "rule": resolved["rule_id"],
+        "explanation": resolved["explanation"],
+        "auto": "escalate",
+        "unit": unit.pk if unit else None,
+        "user": user.pk if user else None,
+        "to": _who(unit, user),
+    }
+    return unit, user, data
+
+
+def _escalation_dispatch(event: Event) -> Event | None:
+    """Dispatch an event just escalated by the rules of its new level, as a system step (actor None) in
+    the caller's transaction. None (and nothing changed) when no rule resolves or the status graph
+    refuses accepted → dispatched."""
+    target = _escalation_target(event)
+    if target is None:
+        return None
+    unit, user, data = target
+    try:
+        with transaction.atomic():
+            dispatched, _ = _transition(
+                event=event,
+                target="dispatched",
+                actor=None,
+                note=f"上报至{Level(event.level).label}后按分拨规则自动派遣",
+                extra_fields={
+                    "handler_unit_id": unit.pk if unit else None,
+                    "handler_user_id": user.pk if user else None,
+                },
+                data=data,
+                action="dispatch",
+            )
+    except ServiceError as exc:
+        log.info("event %s: no dispatch after escalation (%s)", event.pk, exc.code)
+        event.refresh_from_db()
+        return None
+    return dispatched
+
+
 def event_escalate(
     *, event_id: int, actor: Any, reason: str, expected_version: int | None = None, check_scope: bool = True
 ) -> Event:
     """上报: one level up the ladder grid → community → street → district (never beyond). The event goes
-    back to "accepted" at the higher level, so the next dispatch uses that level's rules. `actor=None`
-    is the system (a red limit passed)."""
+    back to "accepted" at the higher level and, when a dispatch rule of that level resolves, is
+    dispatched at once by the system (a second timeline step, actor None); otherwise it waits there and
+    the level's staff are told to dispatch it. `actor=None` is the system (a red limit passed)."""
     event = _load(event_id, actor, check_scope=check_scope)
     reason = (reason or "").strip()
     if not reason:
@@ -1194,8 +1263,23 @@ def event_escalate(
             above = list(staff_at(path=event.path, level=new_level)) if event.path else []
         except ImportError:  # pragma: no cover
             above = []
+        dispatched = _escalation_dispatch(event)
+        if dispatched is None:
+            _notify(
+                "escalate",
+                event,
+                f"事件 {event.tracking_code} 已上报至{Level(new_level).label}，请派遣",
+                above,
+            )
+            return event
+        event = dispatched
+        handlers = _handler_users(event)
+        _notify("dispatch", event, f"事件 {event.tracking_code} 已派给您处置", handlers)
         _notify(
-            "escalate", event, f"事件 {event.tracking_code} 已上报至{Level(new_level).label}，请派遣", above
+            "escalate",
+            event,
+            f"事件 {event.tracking_code} 已上报至{Level(new_level).label}，已按分拨规则自动派遣",
+            [u for u in above if u not in handlers],
         )
     return event
 

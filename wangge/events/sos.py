@@ -71,10 +71,11 @@ def _notify(*, watch: SosWatch, event: Event, step: SosStep, users: list[Any], d
     dedupe: event, step, deadline, user, channel); delivered after commit."""
     device = (event.extra or {}).get("device") or {}
     where = event.address or "（位置见事件详情）"
-    subject = f"【特急·一键呼叫】{event.title}"[:200]
+    # A wearable or sensor says which device called; a 特急 report from another channel has none.
+    subject = (f"【特急·一键呼叫】{event.title}" if device else f"【特急】{event.title}")[:200]
+    via = f"设备：{device.get('kind_display', '')} {device.get('device_id', '')}\n" if device else ""
     body = (
-        f"事件 {event.tracking_code}：{event.title}\n位置：{where}\n"
-        f"设备：{device.get('kind_display', '')} {device.get('device_id', '')}\n"
+        f"事件 {event.tracking_code}：{event.title}\n位置：{where}\n{via}"
         f"请在 {timezone.localtime(deadline):%H:%M} 前确认（第{step.order}级值守，{step.minutes}分钟），"
         f"详情 /events/{event.pk}/"
     )

@@ -20,8 +20,9 @@ def clock_sweep_task() -> dict[str, Any]:
 
 @task()
 def notifications_send() -> dict[str, int]:
-    """Deliver queued notifications (enqueued after commit by services that notify)."""
+    """Deliver due notifications (enqueued after commit by services that notify); failed sends wait for
+    their retry time, which the periodic sweep picks up."""
     from .notify import notifications_send_pending
 
     result = notifications_send_pending()
-    return {"sent": result.sent, "failed": result.failed}
+    return {"sent": result.sent, "failed": result.failed, "dead": result.dead}

@@ -573,7 +573,8 @@ def _rules(ctx: DemoContext, street_units, committee, categories: dict[str, Cate
 
     street level: 占道经营/出店经营/无证经营 → the street's 城管执法中队; community level: 矛盾纠纷 → the
     residents' committee (人民调解); grid level: 物业纠纷 → the community's property company; everything
-    else at grid level → the grid's worker (the default, written as a rule so it shows in the admin)."""
+    else at grid level → the grid's worker (the default, written as a rule so it shows in the admin);
+    anything escalated to a community or street → that level's staff."""
     rules: list[DispatchRule] = []
     for street in ctx.streets:
         for code in ("0401", "0402", "0403"):
@@ -612,6 +613,10 @@ def _rules(ctx: DemoContext, street_units, committee, categories: dict[str, Cate
                 )
             )
     rules.append(DispatchRule(order=1000, role="grid_worker", level=Level.GRID))
+    # What a grid escalates (上报) lands with the community's staff, and from there with the street's:
+    # 小事不出网格、大事不出社区.
+    rules.append(DispatchRule(order=1000, role="community_staff", level=Level.COMMUNITY))
+    rules.append(DispatchRule(order=1000, role="street_staff", level=Level.STREET))
     DispatchRule.objects.bulk_create(rules)
     return sorted(DispatchRule.objects.select_related("unit"), key=lambda r: (r.order, r.pk))
 

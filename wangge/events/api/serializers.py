@@ -9,6 +9,7 @@ from typing import Any
 from rest_framework import serializers
 
 from wangge.accounts.roles import Role
+from wangge.events.batch import MAX_ITEMS
 from wangge.events.models import (
     CalendarDay,
     Category,
@@ -44,6 +45,40 @@ class EventCreate(serializers.Serializer):
     external_id = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, max_length=100, help_text="外部编号（如工单号）"
     )
+
+
+class BatchRequest(serializers.Serializer):
+    # Items are checked one by one in the view (a bad item must not reject the whole batch).
+    items = serializers.ListField(
+        child=serializers.JSONField(),
+        min_length=1,
+        max_length=MAX_ITEMS,
+        help_text=f"上报列表（每条同 POST /api/v1/events/ 的请求体，且须带 external_id），最多 {MAX_ITEMS} 条",
+    )
+
+
+class BatchItemError(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.JSONField(required=False)
+
+
+class BatchItemResult(serializers.Serializer):
+    index = serializers.IntegerField(help_text="在 items 中的位置（从 0 起）")
+    id = serializers.IntegerField(required=False)
+    tracking_code = serializers.CharField(required=False)
+    created = serializers.BooleanField(required=False, help_text="false: 此前已登记（同 external_id）")
+    needs_triage = serializers.BooleanField(required=False)
+    error = BatchItemError(required=False)
+
+
+class BatchResult(serializers.Serializer):
+    total = serializers.IntegerField()
+    created = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    # Response documentation only: the field shadows Serializer.errors, which is never used here.
+    errors = serializers.IntegerField()  # type: ignore[assignment]
+    results = BatchItemResult(many=True)
 
 
 class Versioned(serializers.Serializer):

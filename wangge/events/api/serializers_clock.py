@@ -106,6 +106,9 @@ class NotificationOut(serializers.ModelSerializer):
             "subject",
             "body",
             "state",
+            "attempts",
+            "next_attempt_at",
+            "error",
             "created_at",
             "sent_at",
         ]

@@ -134,6 +134,9 @@ def test_keywords_are_data():
         ("楼上漏水到我家", "urgent"),
         ("整栋楼断电了", "urgent"),
         ("楼下火锅店油烟太大", "normal"),
+        ("商铺灭火器过期，消防通道被货物占用", "normal"),  # a hazard to fix, not a fire
+        ("路口消火栓被车撞歪", "normal"),
+        ("灭火器旁边着火了", "critical"),
         ("建议增设健身器材", "normal"),
     ],
 )

@@ -170,7 +170,25 @@ def test_failing_channel_never_breaks_the_sweep(world, settings, no_escalation):
     r = clock.clock_sweep(now=event.warn_at)
     assert r.yellow == 1 and r.notifications_failed == 1 and r.notifications_sent == 1
     failed = Notification.objects.get(event=event, channel="broken")
-    assert failed.state == "failed" and "*******" in failed.error and "13812345678" not in failed.error
+    assert failed.state == "queued" and failed.attempts == 1  # kept for a retry
+    assert "*******" in failed.error and "13812345678" not in failed.error
+
+
+def test_the_sweep_sends_retries_when_they_are_due(world, settings, no_escalation):
+    from .test_notify import FlakyChannel
+
+    settings.WANGGE_NOTIFY_CHANNELS = ["wangge.events.tests.test_notify.FlakyChannel"]
+    settings.WANGGE_NOTIFY_RETRY_BASE_SECONDS = 60
+    FlakyChannel.failures, FlakyChannel.calls, FlakyChannel.delivered = 1, [], []
+    event = make_event(world, start=at(2025, 3, 10, 8, 30), handler_user=world.users.grid1)
+    r = clock.clock_sweep(now=event.warn_at)
+    assert (r.notifications_queued, r.notifications_sent, r.notifications_failed) == (1, 0, 1)
+    r = clock.clock_sweep(now=event.warn_at + timedelta(seconds=30))
+    assert (r.notifications_sent, r.notifications_failed) == (0, 0)  # not due yet
+    r = clock.clock_sweep(now=event.warn_at + timedelta(seconds=60))
+    assert (r.notifications_sent, r.notifications_failed, r.notifications_dead) == (1, 0, 0)
+    n = Notification.objects.get(event=event)
+    assert (n.state, n.attempts) == ("sent", 2) and FlakyChannel.delivered == [n.pk]
 
 
 def test_sweep_calls_the_sos_watch(world, monkeypatch):

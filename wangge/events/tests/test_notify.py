@@ -2,11 +2,15 @@
 
 import json
 import logging
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from wangge.core import crypto
+from wangge.core.claim import claim_rows
 from wangge.events import notify
 from wangge.events.models import Notification
 
@@ -20,6 +24,37 @@ class BrokenChannel(notify.Channel):
 
     def send(self, notification):
         raise RuntimeError("gateway refused 13812345678")
+
+
+T0 = datetime(2025, 3, 10, 1, 0, tzinfo=UTC)
+
+
+class FlakyChannel(notify.Channel):
+    """Fails `failures` times (ChannelError, then any exception), then delivers; records each delivery."""
+
+    name = "flaky"
+    failures = 2
+    calls: list[int] = []
+    delivered: list[int] = []
+
+    def send(self, notification):
+        FlakyChannel.calls.append(notification.pk)
+        if FlakyChannel.calls.count(notification.pk) <= FlakyChannel.failures:
+            if len(FlakyChannel.calls) % 2:
+                raise notify.ChannelError("网关超时 gw-1")
+            raise ConnectionResetError("reset by 10.0.0.1 for 13812345678")
+        FlakyChannel.delivered.append(notification.pk)
+
+
+@pytest.fixture
+def flaky(settings):
+    settings.WANGGE_NOTIFY_CHANNELS = ["wangge.events.tests.test_notify.FlakyChannel"]
+    settings.WANGGE_NOTIFY_RETRY_BASE_SECONDS = 60
+    settings.WANGGE_NOTIFY_MAX_ATTEMPTS = 6
+    FlakyChannel.failures = 2
+    FlakyChannel.calls = []
+    FlakyChannel.delivered = []
+    return FlakyChannel
 
 
 def queue(users, key="k1", **kw):
@@ -65,20 +100,21 @@ def test_email_channel(world, settings):
     assert mail.outbox[0].subject == "【催办】事件ABC"
 
 
-def test_failing_and_unknown_channels_are_marked_failed(world, settings):
+def test_failing_and_unknown_channels_are_kept_for_a_retry(world, settings):
     settings.WANGGE_NOTIFY_CHANNELS = [
         "wangge.events.tests.test_notify.BrokenChannel",
         "wangge.events.notify.LogChannel",
     ]
     queue([world.users.grid1])
     Notification.objects.create(kind="x", channel="pigeon", recipient=world.users.grid1, subject="s")
-    result = notify.notifications_send_pending()
-    assert (result.sent, result.failed) == (1, 2)
+    result = notify.notifications_send_pending(now=T0)
+    assert (result.sent, result.failed, result.dead) == (1, 2, 0)
     broken = Notification.objects.get(channel="broken")
-    assert (
-        broken.state == "failed" and "13812345678" not in broken.error and "gateway refused" in broken.error
-    )
+    assert broken.state == "queued" and broken.attempts == 1 and broken.last_attempt_at == T0
+    assert broken.next_attempt_at == T0 + timedelta(seconds=60)
+    assert "13812345678" not in broken.error and "gateway refused" in broken.error
     assert "未配置" in Notification.objects.get(channel="pigeon").error
+    assert Notification.objects.get(channel="log").attempts == 1
 
 
 def test_gateway_adapters(world, settings, monkeypatch):
@@ -149,3 +185,170 @@ def test_notifications_api_lists_own_only(world, api_for):
     from rest_framework.test import APIClient
 
     assert APIClient().get("/api/v1/notifications/").status_code in (401, 403)
+
+
+# --- at-least-once delivery: retries with backoff, dead rows, claims --------------------------------------
+
+
+def test_a_channel_failing_twice_then_working_delivers_once(world, flaky):
+    queue([world.users.grid1])
+    n = Notification.objects.get()
+    r1 = notify.notifications_send_pending(now=T0)
+    assert (r1.sent, r1.failed) == (0, 1)
+    n.refresh_from_db()
+    assert (n.state, n.attempts, n.next_attempt_at) == ("queued", 1, T0 + timedelta(seconds=60))
+    assert n.error == "网关超时 gw-1"
+    t1 = T0 + timedelta(seconds=60)
+    assert notify.notifications_send_pending(now=t1).failed == 1
+    n.refresh_from_db()
+    assert (n.state, n.attempts, n.next_attempt_at) == ("queued", 2, t1 + timedelta(seconds=120))
+    # Any exception counts; its text is stored without phone numbers or long digit runs.
+    assert "ConnectionResetError" not in n.error and "13812345678" not in n.error and "reset by" in n.error
+    t2 = t1 + timedelta(seconds=120)
+    assert notify.notifications_send_pending(now=t2).sent == 1
+    n.refresh_from_db()
+    assert (n.state, n.attempts, n.sent_at, n.next_attempt_at) == ("sent", 3, t2, None)
+    assert flaky.delivered == [n.pk] and len(flaky.calls) == 3
+    # Sent is final: later passes send nothing again.
+    assert notify.notifications_send_pending(now=t2 + timedelta(days=1)).sent == 0
+    assert flaky.delivered == [n.pk]
+
+
+def test_backoff_doubles_from_the_base_setting(settings):
+    settings.WANGGE_NOTIFY_RETRY_BASE_SECONDS = 60
+    assert [notify.retry_delay(a).total_seconds() for a in range(1, 6)] == [60, 120, 240, 480, 960]
+    settings.WANGGE_NOTIFY_RETRY_BASE_SECONDS = 10
+    assert notify.retry_delay(3) == timedelta(seconds=40)
+    assert notify.retry_delay(40) == timedelta(days=1)  # capped
+
+
+def test_dead_after_the_last_attempt_and_listed_with_its_error(world, flaky, settings, api_for, client):
+    settings.WANGGE_NOTIFY_MAX_ATTEMPTS = 4
+    flaky.failures = 99
+    queue([world.users.grid1])
+    n = Notification.objects.get()
+    at, waits = T0, []
+    for attempt in range(1, 5):
+        result = notify.notifications_send_pending(now=at)
+        assert result.failed == 1 and result.dead == (1 if attempt == 4 else 0)
+        n.refresh_from_db()
+        assert n.attempts == attempt
+        if attempt < 4:
+            assert n.state == "queued"
+            waits.append((n.next_attempt_at - at).total_seconds())
+            at = n.next_attempt_at
+    assert waits == [60, 120, 240]
+    assert (n.state, n.next_attempt_at, n.sent_at) == ("failed", None, None) and n.error
+    # Dead rows are not tried again.
+    assert notify.notifications_send_pending(now=at + timedelta(days=30)).failed == 0
+    assert len(flaky.calls) == 4
+    rows = api_for(world.users.grid1).get("/api/v1/notifications/?state=failed").json()["results"]
+    assert len(rows) == 1 and rows[0]["attempts"] == 4 and rows[0]["error"] == n.error
+    from django.contrib.auth import get_user_model
+
+    boss = get_user_model().objects.create_superuser("boss", "boss@example.org", "pw-123456789")
+    client.force_login(boss)
+    page = client.get("/admin/events/notification/?state__exact=failed")
+    assert page.status_code == 200 and n.error in page.content.decode()
+    assert client.get(f"/admin/events/notification/{n.pk}/change/").status_code == 200
+
+
+def test_a_retry_that_is_not_due_is_not_sent(world, flaky):
+    queue([world.users.grid1])
+    notify.notifications_send_pending(now=T0)
+    result = notify.notifications_send_pending(now=T0 + timedelta(seconds=59))
+    assert (result.sent, result.failed) == (0, 0) and len(flaky.calls) == 1
+    assert Notification.objects.get().attempts == 1
+    # A new notification meanwhile goes out at once.
+    flaky.failures = 0
+    queue([world.users.grid2], key="k2")
+    assert notify.notifications_send_pending(now=T0 + timedelta(seconds=59)).sent == 1
+
+
+def test_a_claimed_row_is_not_sent_by_another_worker(world, flaky):
+    flaky.failures = 0
+    queue([world.users.grid1])
+    n = Notification.objects.get()
+    assert notify.notifications_claim(now=T0, limit=10) == [n.pk]  # worker A holds it …
+    assert notify.notifications_claim(now=T0, limit=10) == []
+    assert notify.notifications_send_pending(now=T0).sent == 0  # … so worker B sends nothing
+    assert flaky.calls == []
+    n.refresh_from_db()
+    assert (n.state, n.attempts) == ("sending", 1)
+    # Worker A died mid-send: once its claim runs out the row is taken up again (at least once).
+    later = n.next_attempt_at
+    assert notify.notifications_send_pending(now=later - timedelta(seconds=1)).sent == 0
+    assert notify.notifications_send_pending(now=later).sent == 1
+    n.refresh_from_db()
+    assert (n.state, n.attempts) == ("sent", 2) and flaky.delivered == [n.pk]
+
+
+def test_a_row_abandoned_on_its_last_attempt_is_dead(world, flaky, settings):
+    settings.WANGGE_NOTIFY_MAX_ATTEMPTS = 1  # no retries
+    queue([world.users.grid1])
+    [pk] = notify.notifications_claim(now=T0, limit=10)
+    expired = Notification.objects.get(pk=pk).next_attempt_at
+    result = notify.notifications_send_pending(now=expired)
+    n = Notification.objects.get(pk=pk)
+    assert (result.sent, result.dead, n.state, n.attempts) == (0, 1, "failed", 1) and "中断" in n.error
+    assert flaky.calls == []
+
+
+def test_a_worker_running_during_a_send_never_sends_the_same_row(world, settings):
+    """Worker B runs while worker A is inside a channel's send: every row goes out exactly once."""
+    settings.WANGGE_NOTIFY_CHANNELS = ["wangge.events.tests.test_notify.ReentrantChannel"]
+    ReentrantChannel.sent = []
+    queue([world.users.grid1, world.users.grid2, world.users.community1])
+    result = notify.notifications_send_pending()
+    assert sorted(ReentrantChannel.sent) == sorted(Notification.objects.values_list("pk", flat=True))
+    assert len(ReentrantChannel.sent) == 3 and result.sent + ReentrantChannel.nested_sent == 3
+    assert set(Notification.objects.values_list("state", "attempts")) == {("sent", 1)}
+
+
+class ReentrantChannel(notify.Channel):
+    name = "reentrant"
+    sent: list[int] = []
+    nested_sent = 0
+
+    def send(self, notification):
+        ReentrantChannel.sent.append(notification.pk)
+        if len(ReentrantChannel.sent) == 1:
+            ReentrantChannel.nested_sent = notify.notifications_send_pending().sent
+
+
+def test_claim_rows_skips_a_row_another_worker_took_in_between(world):
+    """The portable path (SQLite): candidates are read, then each is taken by a conditional UPDATE; a row
+    claimed by another worker after the read is left out."""
+    queue([world.users.grid1, world.users.grid2])
+    first, second = Notification.objects.order_by("id").values_list("pk", flat=True)
+    qs = Notification.objects.filter(state="queued").order_by("id")
+    raced = []
+
+    def other_worker(execute, sql, params, many, context):
+        if sql.lstrip().upper().startswith("UPDATE") and not raced:
+            raced.append(True)
+            Notification.objects.filter(pk=second).update(state="sending")
+        return execute(sql, params, many, context)
+
+    if connection.features.has_select_for_update_skip_locked:
+        pytest.skip("PostgreSQL takes the SKIP LOCKED path")
+    with connection.execute_wrapper(other_worker):
+        got = claim_rows(qs, limit=10, values={"state": "sending", "attempts": 1})
+    assert got == [first] and raced
+    assert Notification.objects.get(pk=first).attempts == 1
+    assert Notification.objects.get(pk=second).attempts == 0
+
+
+def test_claim_rows_uses_skip_locked_where_the_database_can(world, monkeypatch):
+    queue([world.users.grid1, world.users.grid2])
+    monkeypatch.setattr(connection.features, "has_select_for_update_skip_locked", True)
+    qs = Notification.objects.filter(state="queued").order_by("id")
+    with CaptureQueriesContext(connection) as ctx:
+        got = claim_rows(qs, limit=1, values={"state": "sending"})
+    assert len(got) == 1 and Notification.objects.get(pk=got[0]).state == "sending"
+    if connection.vendor == "postgresql":
+        assert any("SKIP LOCKED" in q["sql"] for q in ctx.captured_queries)
+    # One UPDATE for the batch (no per-row compare-and-set needed under the row locks).
+    assert sum(q["sql"].startswith("UPDATE") for q in ctx.captured_queries) == 1
+    assert claim_rows(qs, limit=5, values={"state": "sending"}) != got
+    assert claim_rows(qs, limit=5, values={"state": "sending"}) == []

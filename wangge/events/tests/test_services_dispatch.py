@@ -188,3 +188,123 @@ def test_dept_handler_cannot_dispatch_but_can_handle(world: Any) -> None:
     )
     with pytest.raises(NotFound):
         event_feedback(event_id=e.pk, actor=outsider, note="x")
+
+
+# --- dispatch at once after escalation -----------------------------------------------------------------
+
+
+def community_unit(world: Any, *members: Any) -> Any:
+    from wangge.events.models import HandlingUnit
+
+    unit = HandlingUnit.objects.create(
+        name="和平社区物业协调组",
+        kind=HandlingUnit.Kind.ENFORCEMENT,
+        territory=world.c11,
+        path=world.c11.code,
+    )
+    unit.members.set(members)
+    return unit
+
+
+def test_escalation_dispatches_by_the_rule_of_the_new_level(world: Any) -> None:
+    staff(world)
+    unit = community_unit(world, world.users.dept1)
+    # a grid-level rule for the same category does not apply once the event is at community level
+    grid_unit = enforcement_unit(world)
+    DispatchRule.objects.create(order=1, category=cat("06"), unit=grid_unit, level="grid")
+    rule = DispatchRule.objects.create(order=2, category=cat("06"), unit=unit, level="community")
+    e = accepted(world, text="电梯困人停运了")
+    e = event_dispatch(event_id=e.pk, actor=world.users.grid1, user_id=world.users.grid1.pk)
+    version = e.version
+    e = event_escalate(event_id=e.pk, actor=world.users.grid1, reason="本网格无法解决，需社区协调物业")
+    assert (e.level, e.status.code, e.handler_unit, e.handler_user, e.stage) == (
+        "community",
+        "dispatched",
+        unit,
+        None,
+        "handle",
+    )
+    assert e.version == version + 2  # escalate, then dispatch
+    escalate, dispatch = TimelineEntry.objects.filter(event=e).order_by("-id")[:2][::-1]
+    assert (escalate.action, escalate.actor, escalate.to_status) == (
+        "escalate",
+        world.users.grid1,
+        "accepted",
+    )
+    assert (dispatch.action, dispatch.actor, dispatch.actor_name) == ("dispatch", None, "system")
+    assert (dispatch.from_status, dispatch.to_status) == ("accepted", "dispatched")
+    assert dispatch.data["rule"] == rule.pk and dispatch.data["unit"] == unit.pk
+    assert dispatch.data["auto"] == "escalate" and f"#{rule.pk}" in dispatch.data["explanation"]
+    from wangge.audit.models import AuditEntry
+
+    assert AuditEntry.objects.filter(action="event.dispatch", object_id=str(e.pk), actor=None).exists()
+    # the unit is told to handle it; the community staff learn it was escalated and dispatched
+    got = set(Notification.objects.filter(event=e).values_list("kind", "recipient_id"))
+    assert ("dispatch", world.users.dept1.pk) in got and ("escalate", world.users.community1.pk) in got
+    notice = Notification.objects.get(event=e, kind="escalate")
+    assert "自动派遣" in notice.subject and "请派遣" not in notice.subject
+
+
+def test_escalation_dispatches_to_a_role_of_the_new_level_from_accepted(world: Any) -> None:
+    staff(world)
+    DispatchRule.objects.create(order=1, role=Role.COMMUNITY_STAFF, level="community")  # any category
+    e = accepted(world, text="楼顶漏水外墙脱落")
+    e = event_escalate(event_id=e.pk, actor=world.users.grid1, reason="需社区协调")
+    assert (e.level, e.status.code, e.handler_user) == ("community", "dispatched", world.users.community1)
+    actions = list(TimelineEntry.objects.filter(event=e).values_list("action", "actor_id"))
+    assert actions[-2:] == [("escalate", world.users.grid1.pk), ("dispatch", None)]
+    # the handler is not told twice (once as handler, not again as the level's staff)
+    assert list(Notification.objects.filter(event=e).values_list("kind", "recipient_id")) == [
+        ("dispatch", world.users.community1.pk)
+    ]
+
+
+def test_without_a_rule_of_the_new_level_the_event_waits_and_its_staff_are_told(world: Any) -> None:
+    staff(world)
+    unit = enforcement_unit(world, world.users.dept1)
+    DispatchRule.objects.create(order=1, category=cat("06"), unit=unit, level="grid")  # grid only
+    inactive = community_unit(world, world.users.dept1)
+    inactive.active = False
+    inactive.save()
+    DispatchRule.objects.create(order=2, category=cat("06"), unit=inactive, level="community")
+    DispatchRule.objects.create(order=3, category=cat("06"), role=Role.STREET_STAFF, level="community")
+    e = accepted(world, text="电梯困人停运了")
+    e = event_dispatch(event_id=e.pk, actor=world.users.grid1)
+    assert e.handler_unit == unit
+    e = event_escalate(event_id=e.pk, actor=world.users.grid1, reason="本网格无法解决")
+    assert (e.level, e.status.code, e.handler_unit_id, e.handler_user_id) == (
+        "community",
+        "accepted",
+        None,
+        None,
+    )
+    assert TimelineEntry.objects.filter(event=e).last().action == "escalate"
+    notice = Notification.objects.get(event=e, kind="escalate")
+    assert notice.recipient == world.users.community1 and "请派遣" in notice.subject
+
+
+def test_red_limit_escalation_by_the_sweep_dispatches_too(world: Any) -> None:
+    from wangge.events import clock
+    from wangge.events.tests.clock_helpers import at, make_event
+
+    unit = community_unit(world, world.users.dept1)
+    rule = DispatchRule.objects.create(order=1, category=cat("01"), unit=unit, level="community")
+    event = make_event(world, start=at(2025, 3, 10, 8, 30), handler_user=world.users.grid1)
+    r = clock.clock_sweep(now=event.deadline)
+    assert r.red == 1 and r.escalated == 1, r.errors
+    e = Event.objects.select_related("status").get(pk=event.pk)
+    assert (e.level, e.status.code, e.handler_unit_id, e.handler_user_id) == (
+        "community",
+        "dispatched",
+        unit.pk,
+        None,
+    )
+    assert e.warning == "none" and e.stage == "handle"  # a fresh clock at the new level
+    steps = list(TimelineEntry.objects.filter(event=e).values_list("action", "actor_id", "data"))
+    assert [(a, who) for a, who, _ in steps[-3:]] == [
+        ("warning", None),
+        ("escalate", None),
+        ("dispatch", None),
+    ]
+    assert steps[-1][2]["rule"] == rule.pk
+    assert Notification.objects.filter(event=e, kind="dispatch", recipient=world.users.dept1).exists()

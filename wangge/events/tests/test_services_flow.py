@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from wangge.audit.models import AuditEntry
 from wangge.core.errors import Conflict, InvalidInput, NotFound
-from wangge.events import selectors, services
+from wangge.events import batch, selectors, services
 from wangge.events.models import Attachment, Event, ReturnVisit, StageDeadline, TimelineEntry
 from wangge.events.services import (
     EventInput,
@@ -92,12 +92,15 @@ def test_triage_raises_urgency_and_recomputes_the_running_clock(world: Any) -> N
 
 
 def test_a_failing_triage_never_loses_the_report(world: Any, monkeypatch: Any) -> None:
-    def boom(**kw: Any) -> Event:
+    def boom(*a: Any, **kw: Any) -> Event:
         raise RuntimeError("locator down")
 
+    # The in-memory triage fails, and so does the retry after the report is stored: the report stays.
+    monkeypatch.setattr(batch, "_triage", boom)
     monkeypatch.setattr(services, "event_triage", boom)
     e, created = event_intake(data=EventInput(description="垃圾满了", lat=G112[0], lng=G112[1]))
     assert created and e.pk and e.needs_triage and e.status.code == "pending" and e.path == ""
+    assert [t.action for t in e.timeline.all()] == ["report"]
     monkeypatch.undo()
     again = services.event_triage(event_id=e.pk)  # a retry places it
     assert again.path == world.g112.code
@@ -200,7 +203,7 @@ def test_intake_photos_and_audit_rows(world: Any) -> None:
         .order_by("pk")
         .values_list("action", flat=True)
     )
-    assert audit[:3] == ["event.create", "event.triage", "event.photos"] and "event.accept" in audit
+    assert audit[:2] == ["event.create", "event.photos"] and "event.accept" in audit
     assert not any("13812345678" in str(a.after) for a in AuditEntry.objects.all())
 
 

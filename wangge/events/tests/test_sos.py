@@ -24,6 +24,12 @@ def devworld(world):
     return make_devworld(world)
 
 
+@pytest.fixture
+def chosen_time(settings):
+    """These tests start the watch themselves at a chosen moment (T0), not at intake."""
+    settings.WANGGE_SOS_WATCH_CRITICAL = False
+
+
 def _sos_event(devworld, **kw) -> Event:
     data = EventInput(
         description="一键呼叫求助",
@@ -48,7 +54,7 @@ def _recipients(event: Event) -> list[str]:
     )
 
 
-def test_escalation_chain_is_calendar_independent(devworld):
+def test_escalation_chain_is_calendar_independent(devworld, chosen_time):
     w = devworld.world
     event = _sos_event(devworld)
     assert event.path == w.g111.code
@@ -105,7 +111,7 @@ def test_escalation_chain_is_calendar_independent(devworld):
         sos_acknowledge(event_id=event.pk, actor=w.users.admin)
 
 
-def test_same_minutes_on_a_working_tuesday_noon(devworld):
+def test_same_minutes_on_a_working_tuesday_noon(devworld, chosen_time):
     event = _sos_event(devworld)
     t = datetime(2025, 9, 30, 11, 58, tzinfo=TZ)  # lunch break on a working day: still plain minutes
     watch, _ = sos_watch_start(event=event, now=t)
@@ -115,7 +121,7 @@ def test_same_minutes_on_a_working_tuesday_noon(devworld):
     assert watch.step_deadline == t + timedelta(minutes=10)
 
 
-def test_acknowledge_scope_and_duty(devworld):
+def test_acknowledge_scope_and_duty(devworld, chosen_time):
     w = devworld.world
     event = _sos_event(devworld)
     sos_watch_start(event=event, now=T0)
@@ -163,7 +169,7 @@ def test_api_board_and_ack(devworld, api_for):
     assert_error(api_for(w.users.grid1).post("/api/v1/events/abc/sos-ack/", {}, format="json"), 404)
 
 
-def test_unlocated_sos_goes_to_the_district(devworld):
+def test_unlocated_sos_goes_to_the_district(devworld, chosen_time):
     """Nowhere to place it: the grid, community and street steps have nobody and are recorded as skipped."""
     data = EventInput(
         description="一键呼叫求助",
@@ -186,3 +192,41 @@ def test_unlocated_sos_goes_to_the_district(devworld):
     assert [row["event_id"] for row in sos_board(user=devworld.world.users.admin)] == [event.pk]
     assert sos_board(user=devworld.world.users.street1) == []
     assert SosWatch.objects.count() == 1
+
+
+@pytest.mark.parametrize("channel", ["resident", "hotline", "api", "patrol"])
+def test_a_critical_report_from_any_channel_starts_the_watch(devworld, channel):
+    b1 = devworld.b1
+    data = EventInput(
+        description="楼道里老人晕倒", channel=channel, urgency="critical", lat=b1.lat, lng=b1.lng
+    )
+    event, created = event_intake(data=data)
+    watch = SosWatch.objects.get(event=event)
+    assert created and watch.step == 1 and not watch.acknowledged_at
+    assert _recipients(event) == ["grid1"]
+    assert "sos_start" in [t.action for t in event.timeline.all()]
+
+
+def test_urgency_raised_by_the_text_starts_the_watch_and_normal_does_not(devworld):
+    b1 = devworld.b1
+    calm, _ = event_intake(
+        data=EventInput(description="路灯不亮", channel="resident", lat=b1.lat, lng=b1.lng)
+    )
+    assert calm.urgency == "normal" and not SosWatch.objects.filter(event=calm).exists()
+    fire, _ = event_intake(
+        data=EventInput(description="楼下着火了，有人被困", channel="resident", lat=b1.lat, lng=b1.lng)
+    )
+    assert fire.urgency == "critical" and SosWatch.objects.filter(event=fire).exists()
+
+
+def test_batched_critical_reports_start_the_watch_and_the_setting_turns_it_off(devworld, settings):
+    from wangge.events.batch import event_intake_many
+
+    b1 = devworld.b1
+    item = {"channel": "hotline", "urgency": "critical", "lat": b1.lat, "lng": b1.lng}
+    out = event_intake_many(items=[EventInput(description="燃气泄漏", external_id="H-1", **item)])
+    assert SosWatch.objects.filter(event_id=out[0].event_id).exists()
+    settings.WANGGE_SOS_WATCH_CRITICAL = False
+    out = event_intake_many(items=[EventInput(description="燃气泄漏", external_id="H-2", **item)])
+    off, _ = event_intake(data=EventInput(description="燃气泄漏", **item))
+    assert not SosWatch.objects.filter(event_id__in=[out[0].event_id, off.pk]).exists()

@@ -44,7 +44,7 @@ class Command(BaseCommand):
                 f"{timezone.localtime().strftime('%Y-%m-%d %H:%M:%S')} 黄色预警 {d['yellow']} 红色超期 {d['red']} "
                 f"自动上报 {d['escalated']} 超时未报到 {d['summons_missed']} "
                 f"通知 排队 {d['notifications_queued']} 已发 {d['notifications_sent']} 失败 {d['notifications_failed']}"
-                + _sos(d["sos"])
+                f"（放弃 {d['notifications_dead']}）" + _sos(d["sos"])
             )
             for error in d["errors"]:
                 self.stderr.write(f"  错误: {error}")

@@ -252,18 +252,20 @@ def _prefetched(event: Event, **rows: list[Any]) -> None:
 def _watch_critical(events: list[Event]) -> None:
     """特急 reports from any channel get the SOS watch (acknowledge within minutes, day and night) when
     WANGGE_SOS_WATCH_CRITICAL is on; a missing on-duty chain is logged, never a lost report."""
+    from .models import SosStep
     from .sos import sos_watch_start
 
-    if not getattr(settings, "WANGGE_SOS_WATCH_CRITICAL", True):
+    critical = [e for e in events if e.urgency == Urgency.CRITICAL]
+    if not critical or not getattr(settings, "WANGGE_SOS_WATCH_CRITICAL", True):
         return
-    for e in events:
-        if e.urgency == Urgency.CRITICAL:
-            # The watch writes its own timeline step: what _write left prefetched is no longer whole.
-            getattr(e, "_prefetched_objects_cache", {}).pop("timeline", None)
-            try:
-                sos_watch_start(event=e)
-            except ServiceError as exc:
-                log.error("sos watch not started event=%s reason=%s", e.pk, exc.code)
+    steps = list(SosStep.objects.order_by("order"))
+    for e in critical:
+        # The watch writes its own timeline step: what _write left prefetched is no longer whole.
+        getattr(e, "_prefetched_objects_cache", {}).pop("timeline", None)
+        try:
+            sos_watch_start(event=e, steps=steps)
+        except ServiceError as exc:
+            log.error("sos watch not started event=%s reason=%s", e.pk, exc.code)
 
 
 def _triage(pending: list[_Pending], ref: Reference, now: datetime) -> None:
@@ -276,7 +278,7 @@ def _triage(pending: list[_Pending], ref: Reference, now: datetime) -> None:
         e.urgency = propose_urgency(text, e.urgency, e.category or suggested)
         if e.category is None and suggested is not None and confidence >= ref.threshold:
             e.category = ref.by_pk.get(suggested.pk, suggested)
-        e.suggested_category_id = suggested.pk if suggested else None
+        e.suggested_category = ref.by_pk.get(suggested.pk, suggested) if suggested else None
         e.confidence = confidence if suggested else None
         e.created_at = now
         for name, value in _clock_fields(e, ref.initial.stage, now, ref.calendar, ref.limits).items():
@@ -342,13 +344,10 @@ def _locate_all(pending: list[_Pending]) -> None:
         p.event.grid_id = grid.pk if grid else None
         p.event.building_id = building.pk if building is not None else p.event.building_id
         p.located_by = how
-    codes = dict(
-        Territory.objects.filter(pk__in={p.event.grid_id for p in pending if p.event.grid_id}).values_list(
-            "id", "code"
-        )
-    )
+    grids = Territory.objects.in_bulk({p.event.grid_id for p in pending if p.event.grid_id})
     for p in pending:
-        p.event.path = codes.get(p.event.grid_id, "") if p.event.grid_id else ""
+        grid = grids.get(p.event.grid_id) if p.event.grid_id else None
+        p.event.grid, p.event.path = grid, grid.code if grid is not None else ""
 
 
 def _find_duplicates(pending: list[_Pending], now: datetime) -> None:

@@ -369,19 +369,23 @@ def notifications_send_pending(*, limit: int = 500, now: datetime | None = None)
     return result
 
 
+def _enqueue_delivery() -> None:
+    try:
+        from .tasks import notifications_send
+
+        notifications_send.enqueue()
+    except Exception:  # the sweep picks the rows up
+        logger.warning("notify: could not enqueue delivery task", exc_info=True)
+
+
 def notifications_send_on_commit() -> None:
     """After the current transaction commits, hand delivery to the task worker (the next sweep also
-    sends whatever is still queued, so a missing worker delays but never loses a notification)."""
-
-    def enqueue() -> None:
-        try:
-            from .tasks import notifications_send
-
-            notifications_send.enqueue()
-        except Exception:  # the sweep picks the rows up
-            logger.warning("notify: could not enqueue delivery task", exc_info=True)
-
-    transaction.on_commit(enqueue)
+    sends whatever is still queued, so a missing worker delays but never loses a notification). One
+    task per transaction however many notifications it queued: the task sends every due row."""
+    conn = transaction.get_connection()
+    if conn.in_atomic_block and any(entry[1] is _enqueue_delivery for entry in conn.run_on_commit):
+        return
+    transaction.on_commit(_enqueue_delivery)
 
 
 def notification_list(*, user: Any, state: str = "") -> QuerySet[Notification]:

@@ -177,9 +177,12 @@ def _n(model: Any, fk: str) -> Coalesce:
     return Coalesce(Subquery(rows.annotate(c=Count("pk")).values("c")[:1]), 0)
 
 
-def event_reloaded(event: Event) -> Event:
-    """The event fresh from the database with its related rows for display; what intake left
-    prefetched on it (timeline, clocks of a new event) is carried over instead of read again."""
+def event_reloaded(event: Event, *, created: bool = False) -> Event:
+    """The event with its related rows for display. A report intake has just `created` carries all of
+    them already (status, categories, grid, timeline, clocks; no handler yet) and is returned as is;
+    otherwise it is read fresh, keeping what intake left prefetched."""
+    if created and "timeline" in getattr(event, "_prefetched_objects_cache", {}):
+        return event
     fresh = Event.objects.select_related(*_RELATED).get(pk=event.pk)
     cached = getattr(event, "_prefetched_objects_cache", None)
     if cached:

@@ -157,10 +157,14 @@ def _enter_step(
     return watch
 
 
-def sos_watch_start(*, event: Event, now: datetime | None = None) -> tuple[SosWatch, bool]:
-    """Start the watch of an SOS / life-safety event at step 1 (idempotent: one watch per event)."""
+def sos_watch_start(
+    *, event: Event, now: datetime | None = None, steps: list[SosStep] | None = None
+) -> tuple[SosWatch, bool]:
+    """Start the watch of an SOS / life-safety event at step 1 (idempotent: one watch per event).
+    `steps`: the chain, when a batch has read it once for all its events."""
+    given = now is not None
     now = now or timezone.now()
-    steps = _steps()
+    steps = _steps() if steps is None else steps
     if not steps:
         raise Conflict("未配置一键呼叫值守链", code="sos_chain_missing")
     existing = SosWatch.objects.filter(event=event).first()
@@ -171,9 +175,9 @@ def sos_watch_start(*, event: Event, now: datetime | None = None) -> tuple[SosWa
             watch = SosWatch.objects.create(
                 event=event, step=steps[0].order, step_deadline=now + timedelta(minutes=steps[0].minutes)
             )
-            # auto_now_add ignores a given value; the watch starts when the caller says (tests pass now=).
-            SosWatch.objects.filter(pk=watch.pk).update(created_at=now)
-            watch.created_at = now
+            if given:  # auto_now_add ignores a given value; the watch starts when the caller says.
+                SosWatch.objects.filter(pk=watch.pk).update(created_at=now)
+                watch.created_at = now
             _enter_step(
                 watch=watch, event=event, steps=steps, index=0, now=now, action="sos_start", from_step=None
             )

@@ -124,7 +124,7 @@ class EventViewSet(viewsets.GenericViewSet):
             data=data, actor=request.user, idempotency_key=request.headers.get("Idempotency-Key")
         )
         return Response(
-            event_detail(selectors.event_reloaded(event)),
+            event_detail(selectors.event_reloaded(event, created=created)),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 

@@ -166,6 +166,41 @@ def test_delivery_after_commit(world, settings, django_capture_on_commit_callbac
     assert Notification.objects.get().state == "sent"
 
 
+def test_one_delivery_task_per_transaction(world, django_capture_on_commit_callbacks):
+    """A batch that queues notifications for many events hands one task to the worker, not one each."""
+    from django.db import transaction
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        with transaction.atomic():
+            for _ in range(3):
+                queue([world.users.grid1])
+                notify.notifications_send_on_commit()
+            try:
+                with transaction.atomic():  # a rolled-back savepoint drops its callback…
+                    notify.notifications_send_on_commit()
+                    raise RuntimeError
+            except RuntimeError:
+                pass
+    assert [c.__name__ for c in callbacks] == ["_enqueue_delivery"]
+
+
+def test_a_rolled_back_savepoint_does_not_swallow_the_delivery_task(
+    world, django_capture_on_commit_callbacks
+):
+    from django.db import transaction
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    notify.notifications_send_on_commit()
+                    raise RuntimeError
+            except RuntimeError:
+                pass
+            notify.notifications_send_on_commit()  # …so the next call registers again
+    assert [c.__name__ for c in callbacks] == ["_enqueue_delivery"]
+
+
 def test_recipients(world):
     assert list(notify.staff_at(path=world.g111.code, level="community")) == [world.users.community1]
     assert list(notify.staff_at(path=world.g111.code, level="street")) == [world.users.street1]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
 
 from wangge.accounts.tests.pages_data import make_register
 from wangge.audit.models import AuditEntry
@@ -57,6 +58,10 @@ def browser() -> Iterator[Any]:
         try:
             yield b
         finally:
+            # Inside sync_playwright() the test runs in another contextvars context, so Django opened
+            # a separate connection there; close it here or it outlives the test and blocks dropping
+            # the PostgreSQL test database.
+            connections.close_all()
             b.close()
 
 

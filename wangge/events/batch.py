@@ -27,7 +27,7 @@ from wangge.core.errors import InvalidInput, ServiceError
 
 from . import dedupe
 from .classifier import classify_texts
-from .models import Category, Event, StageDeadline, TimelineEntry, Urgency
+from .models import Category, Event, StageDeadline, TimelineEntry
 from .reference import Reference, reference
 from .services import (
     EventInput,
@@ -41,6 +41,7 @@ from .services import (
     intake_replay,
     propose_urgency,
 )
+from .sos import sos_watch_critical
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ def event_intake_one(
                     "anonymous": data.anonymous,
                 },
             )
-            _watch_critical([event])
+            sos_watch_critical(events=[event])
     except IntegrityError:  # the same submission, concurrently: the winner's event
         existing = _existing(key, data, fingerprint, actor)
         if existing is None:
@@ -189,7 +190,7 @@ def _batch(
                 "channels": sorted({p.event.channel for p in pending}),
             },
         )
-        _watch_critical([p.event for p in pending])
+        sos_watch_critical(events=[p.event for p in pending])
     for p in pending:
         outcomes[p.index] = IntakeOutcome(p.event.pk, p.event.tracking_code, True, p.event.needs_triage)
     for i, first in repeats:
@@ -247,25 +248,6 @@ def _prefetched(event: Event, **rows: list[Any]) -> None:
         qs._result_cache = objs
         qs._prefetch_done = True
         cache[name] = qs
-
-
-def _watch_critical(events: list[Event]) -> None:
-    """特急 reports from any channel get the SOS watch (acknowledge within minutes, day and night) when
-    WANGGE_SOS_WATCH_CRITICAL is on; a missing on-duty chain is logged, never a lost report."""
-    from .models import SosStep
-    from .sos import sos_watch_start
-
-    critical = [e for e in events if e.urgency == Urgency.CRITICAL]
-    if not critical or not getattr(settings, "WANGGE_SOS_WATCH_CRITICAL", True):
-        return
-    steps = list(SosStep.objects.order_by("order"))
-    for e in critical:
-        # The watch writes its own timeline step: what _write left prefetched is no longer whole.
-        getattr(e, "_prefetched_objects_cache", {}).pop("timeline", None)
-        try:
-            sos_watch_start(event=e, steps=steps)
-        except ServiceError as exc:
-            log.error("sos watch not started event=%s reason=%s", e.pk, exc.code)
 
 
 def _triage(pending: list[_Pending], ref: Reference, now: datetime) -> None:

@@ -556,7 +556,16 @@ def event_triage(*, event_id: int) -> Event:
                 "needs_triage": needs_triage,
             },
         )
+        _watch_if_critical(event)
     return event
+
+
+def _watch_if_critical(event: Event) -> None:
+    """A 特急 event gets the SOS watch however it became 特急 (idempotent: one watch per event)."""
+    if event.urgency == Urgency.CRITICAL:
+        from .sos import sos_watch_critical
+
+        sos_watch_critical(events=[event])
 
 
 def _likely_duplicate(
@@ -885,16 +894,18 @@ def event_accept(
         and fields.get("category_id") != event.suggested_category_id
     ):
         data["corrected_from"] = event.suggested_category.code if event.suggested_category else ""
-    event, _ = _transition(
-        event=event,
-        target="accepted",
-        actor=actor,
-        note=note,
-        expected_version=expected_version,
-        extra_fields=fields,
-        data=data,
-        action="accept",
-    )
+    with transaction.atomic():
+        event, _ = _transition(
+            event=event,
+            target="accepted",
+            actor=actor,
+            note=note,
+            expected_version=expected_version,
+            extra_fields=fields,
+            data=data,
+            action="accept",
+        )
+        _watch_if_critical(event)  # a person may have raised it to 特急
     return event
 
 

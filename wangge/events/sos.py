@@ -14,6 +14,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
@@ -21,11 +22,11 @@ from django.utils import timezone
 
 from wangge.accounts.roles import STAFF_ROLES
 from wangge.audit.services import audit_record
-from wangge.core.errors import Conflict, Forbidden, NotFound
+from wangge.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from wangge.core.scope import path_in_scope, user_scope_path
 
 from . import notify
-from .models import Event, SosStep, SosWatch
+from .models import Event, SosStep, SosWatch, Urgency
 from .services import timeline_append
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,23 @@ def _enter_step(
         },
     )
     return watch
+
+
+def sos_watch_critical(*, events: list[Event]) -> None:
+    """特急 events from any channel (a report, a triage proposal, a person raising the urgency) get the
+    SOS watch — acknowledge within minutes, day and night — when WANGGE_SOS_WATCH_CRITICAL is on. One
+    watch per event (idempotent); a missing on-duty chain is logged, never a lost report."""
+    critical = [e for e in events if e.urgency == Urgency.CRITICAL]
+    if not critical or not getattr(settings, "WANGGE_SOS_WATCH_CRITICAL", True):
+        return
+    steps = _steps()
+    for e in critical:
+        # The watch writes its own timeline step: rows left prefetched on the event are no longer whole.
+        getattr(e, "_prefetched_objects_cache", {}).pop("timeline", None)
+        try:
+            sos_watch_start(event=e, steps=steps)
+        except ServiceError as exc:
+            log.error("sos watch not started event=%s reason=%s", e.pk, exc.code)
 
 
 def sos_watch_start(

@@ -230,3 +230,63 @@ def test_batched_critical_reports_start_the_watch_and_the_setting_turns_it_off(d
     out = event_intake_many(items=[EventInput(description="燃气泄漏", external_id="H-2", **item)])
     off, _ = event_intake(data=EventInput(description="燃气泄漏", **item))
     assert not SosWatch.objects.filter(event_id__in=[out[0].event_id, off.pk]).exists()
+
+
+def test_staff_raising_the_urgency_to_critical_at_acceptance_starts_the_watch(devworld):
+    from wangge.events.services import event_accept
+
+    b1, users = devworld.b1, devworld.world.users
+    event, _ = event_intake(
+        data=EventInput(
+            description="路灯不亮", channel="resident", category_code="0101", lat=b1.lat, lng=b1.lng
+        )
+    )
+    assert event.urgency == "normal" and not SosWatch.objects.filter(event=event).exists()
+    accepted = event_accept(event_id=event.pk, actor=users.community1, urgency="critical")
+    watch = SosWatch.objects.get(event=accepted)
+    assert watch.step == 1 and _recipients(accepted) == ["grid1"]
+    actions = list(accepted.timeline.order_by("id").values_list("action", flat=True))
+    assert actions[-2:] == ["accept", "sos_start"]
+
+
+def test_accepting_an_event_that_is_already_watched_starts_no_second_watch(devworld):
+    from wangge.events.services import event_accept
+
+    b1, users = devworld.b1, devworld.world.users
+    event, _ = event_intake(
+        data=EventInput(
+            description="楼道里老人晕倒", channel="resident", urgency="critical", lat=b1.lat, lng=b1.lng
+        )
+    )
+    event_accept(event_id=event.pk, actor=users.community1, category_code="0502")
+    assert SosWatch.objects.filter(event=event).count() == 1
+    assert list(event.timeline.values_list("action", flat=True)).count("sos_start") == 1
+
+
+def test_a_refused_acceptance_starts_no_watch(devworld):
+    from wangge.events.services import event_accept
+
+    b1, users = devworld.b1, devworld.world.users
+    event, _ = event_intake(
+        data=EventInput(
+            description="路灯不亮", channel="resident", category_code="0101", lat=b1.lat, lng=b1.lng
+        )
+    )
+    with pytest.raises(Conflict):
+        event_accept(event_id=event.pk, actor=users.community1, urgency="critical", expected_version=99)
+    assert not SosWatch.objects.filter(event=event).exists()
+
+
+def test_triage_that_proposes_critical_starts_the_watch(devworld):
+    """The durable path (report stored first, triaged afterwards) starts the watch too."""
+    from wangge.events.services import event_create, event_triage
+
+    b1 = devworld.b1
+    event, _ = event_create(
+        data=EventInput(description="楼下着火了，有人被困", channel="resident", lat=b1.lat, lng=b1.lng)
+    )
+    assert event.urgency == "normal" and not SosWatch.objects.filter(event=event).exists()
+    triaged = event_triage(event_id=event.pk)
+    assert triaged.urgency == "critical" and SosWatch.objects.filter(event=triaged).count() == 1
+    event_triage(event_id=event.pk)  # run again: still one watch
+    assert SosWatch.objects.filter(event=triaged).count() == 1

@@ -1,6 +1,7 @@
 """Devices (I3) and the SOS watch (S6) API: thin views over wangge.events.devices and wangge.events.sos.
 
-- /api/v1/devices/ — register (POST), list (GET); /api/v1/devices/{id}/ — detail;
+- /api/v1/devices/ — register (POST), list (GET); /api/v1/devices/{id}/ — detail (GET), correct (PUT:
+  the whole binding; PATCH: only the fields sent; the device id never changes);
   /api/v1/devices/{id}/deactivate/ — stop accepting its messages.
 - /api/v1/events/{id}/sos-ack/ — acknowledge an SOS (users of the current or an earlier duty step).
 - /api/v1/sos/ — the board of unacknowledged SOS watches in the caller's territory.
@@ -54,6 +55,23 @@ class DeviceWrite(serializers.Serializer):
     life_safety = serializers.BooleanField(
         required=False, allow_null=True, default=None, help_text="生命安全类（默认：手环、烟感、燃气为是）"
     )
+
+
+class DeviceUpdate(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Device.Kind.choices)
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    resident_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+    place_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+    building_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+    lat = serializers.FloatField(required=False, allow_null=True, default=None)
+    lng = serializers.FloatField(required=False, allow_null=True, default=None)
+    life_safety = serializers.BooleanField(
+        required=False, allow_null=True, default=None, help_text="生命安全类（不填：按设备类型）"
+    )
+    active = serializers.BooleanField(required=False, allow_null=True, default=None, help_text="是否启用")
+
+
+_BINDING = ("kind", "name", "resident_id", "place_id", "building_id", "lat", "lng", "life_safety", "active")
 
 
 class Deactivate(serializers.Serializer):
@@ -118,6 +136,22 @@ class DeviceViewSet(viewsets.GenericViewSet):
         device = devices.device_register(actor=request.user, **validated(DeviceWrite, request))
         device = devices.device_get(user=request.user, pk=device.pk)
         return Response(devices.device_display(device), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=DeviceUpdate, responses=DeviceRow)
+    def update(self, request: Request, pk: str) -> Response:
+        device = devices.device_get(user=request.user, pk=pk)
+        devices.device_update(actor=request.user, device=device, **validated(DeviceUpdate, request))
+        return Response(devices.device_display(devices.device_get(user=request.user, pk=pk)))
+
+    @extend_schema(request=DeviceUpdate(partial=True), responses=DeviceRow)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        device = devices.device_get(user=request.user, pk=pk)
+        sent = validated(DeviceUpdate, request, partial=True)
+        current = {f: getattr(device, f) for f in _BINDING}
+        if "kind" in sent and "life_safety" not in sent:
+            current["life_safety"] = None  # a new type takes its own default
+        devices.device_update(actor=request.user, device=device, **{**current, **sent})
+        return Response(devices.device_display(devices.device_get(user=request.user, pk=pk)))
 
     @extend_schema(request=Deactivate, responses=DeviceRow)
     @action(detail=True, methods=["post"])

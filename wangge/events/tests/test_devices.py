@@ -169,3 +169,33 @@ def test_api(devworld, api_for):
     assert c2.get("/api/v1/devices/").json()["results"] == []
     assert_error(api_for(w.users.dept1).get("/api/v1/devices/"), 403)
     assert Device.objects.get(pk=devworld.watch.pk).active
+
+
+def test_api_correct_a_device(devworld, api_for):
+    """PUT replaces the binding, PATCH changes only what is sent; scope, permission and bad input as
+    for registering; the device id never changes and every change is audited once."""
+    w = devworld.world
+    c = api_for(w.users.community1)
+    url = f"/api/v1/devices/{devworld.water.pk}/"
+    lat, lng = centre(1, 0)
+    r = c.put(url, {"kind": "smoke", "name": "楼道烟感", "lat": lat, "lng": lng}, format="json")
+    assert r.status_code == 200, r.content
+    body = r.json()
+    assert body["kind"] == "smoke" and body["life_safety"] is True and body["building"] is None
+    assert body["path"] == w.g112.code and body["device_id"] == "H2O-0001" and body["active"] is True
+    r = c.patch(url, {"name": "北门烟感"}, format="json")
+    assert r.status_code == 200 and r.json()["name"] == "北门烟感"
+    assert r.json()["path"] == w.g112.code and r.json()["kind"] == "smoke"  # the rest kept
+    r = c.patch(url, {"kind": "door"}, format="json")
+    assert r.json()["life_safety"] is False  # a new type takes its own default
+    r = c.patch(url, {"life_safety": True, "active": False}, format="json")
+    assert r.json()["life_safety"] is True and r.json()["active"] is False
+    c.patch(url, {"life_safety": True}, format="json")  # nothing changed: no audit row
+    assert AuditEntry.objects.filter(action="device_update", object_id=str(devworld.water.pk)).count() == 4
+    assert_error(c.patch(url, {"kind": "toaster"}, format="json"), 400)
+    assert_error(c.put(url, {"name": "没有类型"}, format="json"), 400)
+    assert_error(c.patch(url, {"building_id": 999999}, format="json"), 404)
+    # Out of scope, or without the permission: nothing changes.
+    assert_error(api_for(w.users.community2).patch(url, {"name": "x"}, format="json"), 404, "not_found")
+    assert_error(api_for(w.users.dept1).patch(url, {"name": "x"}, format="json"), 403)
+    assert Device.objects.get(pk=devworld.water.pk).name == "北门烟感"

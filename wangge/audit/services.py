@@ -72,7 +72,9 @@ def snapshot(obj: models.Model, fields: Iterable[str]) -> dict[str, Any]:
     """JSON-safe values of plain (non-personal) fields of `obj` for audit rows (foreign keys as ids)."""
     out: dict[str, Any] = {}
     for name in fields:
-        value = getattr(obj, obj._meta.get_field(name).attname)
+        field = obj._meta.get_field(name)
+        assert isinstance(field, models.Field)  # a plain field, not a reverse relation
+        value = getattr(obj, field.attname)
         if isinstance(value, date):
             value = value.isoformat()
         out[name] = value

@@ -147,7 +147,7 @@ def _batch(
             outcomes[i] = IntakeOutcome(error=exc)
     # Idempotency: a work order already registered (or twice in this batch) points at its event.
     ext = {(d.channel, d.external_id) for _, d, _ in valid if d.external_id}
-    known: dict[tuple[str, str], tuple[int, str, bool]] = {}
+    known: dict[tuple[str, str | None], tuple[int, str, bool]] = {}
     if ext:
         for pk, channel, external_id, code, triage in Event.objects.filter(
             external_id__in={e for _, e in ext}
@@ -223,7 +223,7 @@ def _write(pending: list[_Pending], *, actor: Any, ref: Reference) -> None:
             TimelineEntry(event=e, action="triage", public=False, data=p.triage, **system),
         ]
         own_clocks = []
-        if e.deadline:
+        if e.deadline and e.stage_started_at and e.warn_at:
             own_clocks.append(
                 StageDeadline(
                     event=e,
@@ -296,10 +296,8 @@ def _locate_all(pending: list[_Pending]) -> None:
         grid_ids = {
             id(p): (int(g) if g is not None else None) for p, g in zip(with_point, found, strict=True)
         }
-    buildings = {
-        b.pk: b
-        for b in Building.objects.filter(pk__in={p.event.building_id for p in pending if p.event.building_id})
-    }
+    building_ids = {p.event.building_id for p in pending if p.event.building_id}
+    buildings = Building.objects.order_by().in_bulk(building_ids) if building_ids else {}
     addresses: dict[str, list[Building]] = {}
     wanted = {p.event.address for p in pending if p.event.address and grid_ids.get(id(p)) is None}
     if wanted:
@@ -326,7 +324,9 @@ def _locate_all(pending: list[_Pending]) -> None:
         p.event.grid_id = grid.pk if grid else None
         p.event.building_id = building.pk if building is not None else p.event.building_id
         p.located_by = how
-    grids = Territory.objects.in_bulk({p.event.grid_id for p in pending if p.event.grid_id})
+    # No ORDER BY (Territory's default ordering): compiling it cost more than the lookup.
+    located = {p.event.grid_id for p in pending if p.event.grid_id}
+    grids = Territory.objects.order_by().in_bulk(located) if located else {}
     for p in pending:
         grid = grids.get(p.event.grid_id) if p.event.grid_id else None
         p.event.grid, p.event.path = grid, grid.code if grid is not None else ""

@@ -34,7 +34,7 @@ from .models import Event, ExtensionRequest, Stage, StageDeadline, TimeLimit, Wa
 
 logger = logging.getLogger("wangge.clock")
 
-RANK = {Warning.NONE: 0, Warning.YELLOW: 1, Warning.RED: 2}
+RANK: dict[str, int] = {Warning.NONE: 0, Warning.YELLOW: 1, Warning.RED: 2}
 STAGE_NAMES = dict(Stage.choices)
 
 

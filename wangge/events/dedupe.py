@@ -19,6 +19,7 @@ from wangge.core.errors import NotFound
 from wangge.core.scope import path_in_scope, scope_q
 
 from .models import Event
+from .reference import reference
 
 EARTH_RADIUS_M = 6_371_008.8
 METRES_PER_DEGREE_LAT = 111_320.0
@@ -108,8 +109,11 @@ def open_candidates(
 ) -> QuerySet[Event]:
     """Open, unmerged, not rejected events matching `where`, created in [since, until], of one of the
     categories (or, unclassified, suggested as one of them; any category when the set is empty)."""
-    qs = Event.objects.filter(where, created_at__gte=since, master__isnull=True, status__is_closed=False)
-    qs = qs.exclude(status__code=REJECTED_STATUS)
+    # Open statuses from the per-process reference copy: no join to compile or run for every report.
+    open_ids = [
+        s.pk for s in reference().status_by_pk.values() if not s.is_closed and s.code != REJECTED_STATUS
+    ]
+    qs = Event.objects.filter(where, created_at__gte=since, master__isnull=True, status_id__in=open_ids)
     if until is not None:
         qs = qs.filter(created_at__lte=until)
     if category_ids:

@@ -257,8 +257,10 @@ def device_display(device: Device) -> dict[str, Any]:
         "kind_display": device.get_kind_display(),
         "name": device.name,
         "resident_id": device.resident_id,
-        "place": {"id": device.place_id, "name": device.place.name} if device.place_id else None,
-        "building": {"id": device.building_id, "name": device.building.name} if device.building_id else None,
+        "place": {"id": device.place_id, "name": device.place.name} if device.place is not None else None,
+        "building": {"id": device.building_id, "name": device.building.name}
+        if device.building is not None
+        else None,
         "lat": device.lat,
         "lng": device.lng,
         "path": device.path,

@@ -244,8 +244,8 @@ def _related(event: Event, name: str) -> list[Any]:
         return list(cached)
     if getattr(event, f"{name}_n", None) == 0:
         return []
-    manager = getattr(event, name)
-    return list(manager.select_related("assigned_to") if name == "return_visits" else manager.all())
+    rows = getattr(event, name).order_by()  # sorted by the caller; no ORDER BY to compile or run
+    return list(rows.select_related("assigned_to") if name == "return_visits" else rows)
 
 
 def _count(event: Event, name: str) -> int:

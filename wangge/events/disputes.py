@@ -195,7 +195,7 @@ def dispute_outcome_set(
 
 def party_display(party: DisputeParty, user: Any) -> dict[str, Any]:
     """One party as shown to `user`: the full name only with register access."""
-    full = party.resident.name if party.resident_id else party.name
+    full = party.resident.name if party.resident is not None else party.name
     may_see = bool(getattr(user, "has_perm", None) and user.has_perm(P_VIEW_REGISTER))
     return {
         "id": party.pk,

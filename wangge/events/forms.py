@@ -2,13 +2,16 @@
 the event loop itself is enforced by the services, whose errors the views show next to the form."""
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from .models import Category, EventType, HandlingUnit, TimeLimit, Urgency
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 # Labels of model choices. models.py keeps them as plain Chinese (they are also data: admin, API);
 # listing them here lets makemessages extract them, and `translated_choices` looks them up when a
@@ -100,15 +103,27 @@ def _photo_widget(capture: str | None = None) -> MultipleFileInput:
     return MultipleFileInput(attrs=attrs)
 
 
+def _choice_field(form: forms.BaseForm, name: str) -> forms.ChoiceField:
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField)  # declared as one on the form
+    return field
+
+
+def _model_choice_field(form: forms.BaseForm, name: str) -> "forms.ModelChoiceField[Any]":
+    field = form.fields[name]
+    assert isinstance(field, forms.ModelChoiceField)  # declared as one on the form
+    return field
+
+
 class CategoryChoicesMixin(forms.Form):
     """Fills the form's `category` field with the active categories when the form is built."""
 
-    category_blank: str | None = None  # label of the empty choice; None: category_choices' default
+    category_blank: "StrOrPromise | None" = None  # label of the empty choice; None: category_choices' default
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         blank = {} if self.category_blank is None else {"blank": self.category_blank}
-        self.fields["category"].choices = category_choices(**blank)
+        _choice_field(self, "category").choices = category_choices(**blank)
 
 
 class LocationMixin(forms.Form):
@@ -118,6 +133,7 @@ class LocationMixin(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        assert data is not None  # forms.Form.clean returns cleaned_data
         if (data.get("lat") is None) != (data.get("lng") is None):
             raise forms.ValidationError(_("地图位置不完整，请重新选点"))
         if data.get("lat") is None and not (data.get("address") or "").strip():
@@ -284,7 +300,7 @@ class DispatchForm(forms.Form):
     def __init__(self, *args: Any, units: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if units is not None:
-            self.fields["unit"].queryset = units
+            _model_choice_field(self, "unit").queryset = units
 
 
 class FeedbackForm(forms.Form):
@@ -329,7 +345,7 @@ class WhistleForm(forms.Form):
     def __init__(self, *args: Any, units: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if units is not None:
-            self.fields["units"].queryset = units
+            _model_choice_field(self, "units").queryset = units
 
 
 class ExtensionRequestForm(forms.Form):
@@ -363,7 +379,7 @@ class MergeForm(forms.Form):
 
     def __init__(self, *args: Any, candidates: list[Any] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["duplicates"].choices = [(str(c.pk), c.tracking_code) for c in (candidates or [])]
+        _choice_field(self, "duplicates").choices = [(str(c.pk), c.tracking_code) for c in (candidates or [])]
 
 
 class EventFilterForm(forms.Form):
@@ -381,5 +397,5 @@ class EventFilterForm(forms.Form):
 
     def __init__(self, *args: Any, statuses: Any = (), channels: Any = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["status"].choices = [("", _("全部")), *[(s.code, s.name) for s in statuses]]
-        self.fields["channel"].choices = [("", _("全部")), *translated_choices(channels)]
+        _choice_field(self, "status").choices = [("", _("全部")), *[(s.code, s.name) for s in statuses]]
+        _choice_field(self, "channel").choices = [("", _("全部")), *translated_choices(channels)]

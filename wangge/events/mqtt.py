@@ -182,7 +182,9 @@ def _device_location(device: Device, point: tuple[float, float] | None) -> dict[
     address = ""
     resident = device.resident if device.resident_id else None
     if resident is not None:
-        building = resident.building or (resident.dwelling.building if resident.dwelling_id else None)
+        building = resident.building or (
+            resident.dwelling.building if resident.dwelling is not None else None
+        )
     place = device.place if device.place_id else None
     if building is None and place is not None:
         building = place.building
@@ -398,13 +400,14 @@ def broker_from_url(url: str) -> Broker:
         raise ValueError("MQTT URL must start with mqtt:// or mqtts://")
     tls = parts.scheme in ("mqtts", "ssl")
     query = parse_qs(parts.query)
+    ca = query.get("ca")
     return Broker(
         host=parts.hostname or "127.0.0.1",
         port=parts.port or (8883 if tls else 1883),
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password is not None else None,
         tls=tls,
-        ca_certs=(query.get("ca") or [None])[0],
+        ca_certs=ca[0] if ca else None,
         insecure=(query.get("insecure") or ["0"])[0] in ("1", "true", "yes"),
     )
 
@@ -431,7 +434,8 @@ class MqttSubscriber:
         max_delay: float = 60.0,
         keepalive: int = 60,
     ) -> None:
-        self.broker = broker_from_url(url or getattr(settings, "WANGGE_MQTT_URL", "mqtt://127.0.0.1:1883"))
+        default_url: str = getattr(settings, "WANGGE_MQTT_URL", "mqtt://127.0.0.1:1883")
+        self.broker = broker_from_url(url or default_url)
         self.prefix = (prefix if prefix is not None else topic_prefix()).strip("/")
         self.client_id = client_id or default_client_id()
         self.clean_session = clean_session

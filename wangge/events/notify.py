@@ -214,7 +214,7 @@ def notification_queue(
             continue
         for ch in chans:
             if ch.accepts(None, address):
-                dk = f"{key}:a{crypto.digest(address)[:16]}:{ch.name}"[:150]
+                dk = f"{key}:a{crypto.keyring().digest(address)[:16]}:{ch.name}"[:150]
                 rows[dk] = Notification(
                     kind=kind,
                     channel=ch.name,
@@ -430,9 +430,9 @@ def staff_at(*, path: str, level: str) -> QuerySet[Any]:
 def handler_recipients(event: Event) -> list[Any]:
     """Who is chased (催办): the handling user, else the members of the handling unit, else the staff
     of the event's current level (before dispatch)."""
-    if event.handler_user_id and event.handler_user.is_active:
+    if event.handler_user is not None and event.handler_user.is_active:
         return [event.handler_user]
-    if event.handler_unit_id:
+    if event.handler_unit is not None:
         members = list(event.handler_unit.members.filter(is_active=True).order_by("id"))
         if members:
             return members

@@ -41,6 +41,7 @@ class Reference:
         self.limits = list(TimeLimit.objects.all())
         statuses = list(Status.objects.order_by("sort", "pk"))
         self.status_names = {s.code: s.name for s in statuses}
+        self.status_by_pk = {s.pk: s for s in statuses}
         self._initial = next((s for s in statuses if s.is_initial), None)
         self.overrides = dict(CalendarDay.objects.values_list("day", "is_workday"))
         self.loaded_at = time.monotonic()

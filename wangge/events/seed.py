@@ -18,7 +18,7 @@ STATUSES = [
 ]
 
 # source, target, action name, roles ([] = any staff), requires_note
-TRANSITIONS = [
+TRANSITIONS: list[tuple[str, str, str, list[str], bool]] = [
     ("pending", "accepted", "受理", [], False),
     ("pending", "rejected", "不予受理", [], True),
     ("accepted", "dispatched", "派遣", [], False),

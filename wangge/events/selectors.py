@@ -5,6 +5,7 @@ district level), OR the caller handles it (handler_user, a member of handler_uni
 whistle summoned). Anything else is a 404. Reporters follow their event through the tracking code.
 """
 
+import functools
 from typing import Any
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
@@ -17,6 +18,7 @@ from wangge.core.scope import path_in_scope, scope_q
 from wangge.territory.models import Territory
 
 from .models import Attachment, Category, Event, HandlingUnit, ReturnVisit, Warning, WhistleSummon
+from .reference import reference
 
 _RELATED = ("status", "category", "suggested_category", "grid", "handler_unit", "handler_user")
 
@@ -160,7 +162,8 @@ def _event_or_404(user: Any, pk: Any, qs: QuerySet[Event]) -> Event:
         pk = int(pk)
     except (TypeError, ValueError):
         raise NotFound("事件不存在", code="not_found") from None
-    event = qs.filter(pk=pk).first()
+    # Not .first(): its ORDER BY pk costs more to compile than the whole lookup (pk is unique anyway).
+    event = next(iter(qs.filter(pk=pk)[:1]), None)
     if event is None or not may_see(user, event):
         raise NotFound("事件不存在", code="not_found")
     return event
@@ -190,15 +193,35 @@ def event_reloaded(event: Event, *, created: bool = False) -> Event:
     return fresh
 
 
-def event_get_detail(*, user: Any, pk: Any) -> Event:
-    """`event_get` for the detail view: also how many attachments, return visits and merged duplicates
-    it has (`display.event_detail` skips the query for any that has none)."""
-    qs = Event.objects.select_related(*_RELATED).annotate(
+@functools.cache
+def _detail_queryset() -> QuerySet[Event]:
+    """Built once per process and cloned per request (building the three count subqueries cost as much
+    as running the query). Status and categories come from the reference cache, not joins."""
+    return Event.objects.select_related("grid", "handler_unit", "handler_user").annotate(
         attachments_n=_n(Attachment, "event"),
         return_visits_n=_n(ReturnVisit, "event"),
         merged_n=_n(Event, "master"),
     )
-    return _event_or_404(user, pk, qs)
+
+
+def _attach_reference(event: Event) -> None:
+    """Set status, category and suggested category from this process's reference copy (shared,
+    read-only objects); one it does not know yet (created in another process moments ago) is left to
+    load from the database on first use."""
+    ref = reference()
+    for name in ("status", "category", "suggested_category"):
+        pk = getattr(event, f"{name}_id")
+        obj = (ref.status_by_pk if name == "status" else ref.by_pk).get(pk) if pk is not None else None
+        if pk is None or obj is not None:
+            setattr(event, name, obj)
+
+
+def event_get_detail(*, user: Any, pk: Any) -> Event:
+    """`event_get` for the detail view: also how many attachments, return visits and merged duplicates
+    it has (`display.event_detail` skips the query for any that has none)."""
+    event = _event_or_404(user, pk, _detail_queryset())
+    _attach_reference(event)
+    return event
 
 
 def event_by_tracking_code(*, tracking_code: str) -> Event:

@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 _ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O/1/I: read over the phone
 
 LEVELS = [Level.GRID, Level.COMMUNITY, Level.STREET, Level.DISTRICT]
-LEVEL_CODE_LENGTH = {Level.GRID: 15, Level.COMMUNITY: 12, Level.STREET: 9, Level.DISTRICT: 6}
+LEVEL_CODE_LENGTH: dict[str, int] = {Level.GRID: 15, Level.COMMUNITY: 12, Level.STREET: 9, Level.DISTRICT: 6}
 # Who gets an event at a level when no dispatch rule matches (grid: its GridAssignment worker first).
 LEVEL_DEFAULT_ROLE = {
     Level.GRID: Role.GRID_WORKER,
@@ -87,7 +87,7 @@ URGENCY_WORDS = {
     ),
     Urgency.URGENT: ("冒烟", "触电", "电线掉落", "井盖丢失", "坍塌", "外墙脱落", "摔倒", "溺水"),
 }
-_URGENCY_RANK = {Urgency.NORMAL: 0, Urgency.URGENT: 1, Urgency.CRITICAL: 2}
+_URGENCY_RANK: dict[str, int] = {Urgency.NORMAL: 0, Urgency.URGENT: 1, Urgency.CRITICAL: 2}
 
 # Timeline action of a plain transition, by (source, target) status code, then by target.
 _EDGE_ACTIONS = {
@@ -383,7 +383,8 @@ def intake_replay(
 
 def _existing(key: str | None, data: EventInput, fingerprint: str = "", actor: Any = None) -> Event | None:
     if key:
-        found = Event.objects.filter(idempotency_key=key).first()
+        # Unique columns: [:1] instead of .first(), whose ORDER BY pk only costs compile time.
+        found = next(iter(Event.objects.filter(idempotency_key=key)[:1]), None)
         if found is not None:
             stored = (found.extra or {}).get("_fp")
             other_user = (
@@ -395,7 +396,7 @@ def _existing(key: str | None, data: EventInput, fingerprint: str = "", actor: A
                 raise Conflict("该 Idempotency-Key 已用于另一份不同的上报", code="idempotency_key_reused")
             return found
     if data.external_id:
-        return Event.objects.filter(channel=data.channel, external_id=data.external_id).first()
+        return next(iter(Event.objects.filter(channel=data.channel, external_id=data.external_id)[:1]), None)
     return None
 
 
@@ -855,7 +856,7 @@ def _notify(kind: str, event: Event, subject: str, recipients: Iterable[Any]) ->
 def _handler_users(event: Event) -> list[Any]:
     if event.handler_user_id:
         return [event.handler_user]
-    if event.handler_unit_id:
+    if event.handler_unit is not None:
         return list(event.handler_unit.members.filter(is_active=True).order_by("pk"))
     return []
 
@@ -1019,7 +1020,7 @@ def dispatch_resolve(*, event: Event) -> dict[str, Any]:
             skipped.append(f"规则#{rule.pk}匹配但{Level(rule.level).label}层级没有可接收的单位或人员")
             continue
         why = f"按分拨规则#{rule.pk}（顺序{rule.order}"
-        if rule.category_id:
+        if rule.category is not None:
             why += f"，分类“{rule.category.name}”{'及其子类' if rule.include_subcategories else ''}"
         if rule.path_prefix:
             why += f"，区划前缀{rule.path_prefix}"
@@ -1346,7 +1347,7 @@ def _store_photos(
         att = Attachment(event=event, entry=entry, content_type=content_type, size=f.size)
         # A random name: nothing the uploader typed ends up in a path or URL.
         att.file.save(uuid.uuid4().hex + PHOTO_EXT[content_type], f, save=False)
-        stored.append(att.file.name)
+        stored.append(str(att.file.name))
         att.save()
         ids.append(att.pk)
     return ids

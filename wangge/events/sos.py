@@ -392,7 +392,7 @@ def sos_watch_display(watch: SosWatch, *, now: datetime | None = None) -> dict[s
         "title": event.title,
         "address": event.address,
         "path": event_scope_path(event),
-        "category": event.category.name if event.category_id else "",
+        "category": event.category.name if event.category is not None else "",
         "step": watch.step,
         "step_deadline": watch.step_deadline.isoformat(),
         "overdue": watch.acknowledged_at is None and watch.step_deadline < now,

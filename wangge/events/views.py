@@ -6,13 +6,13 @@ shown next to the form that caused them."""
 import logging
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -29,6 +29,11 @@ from wangge.core.http import no_store
 from . import clock, dedupe, display, forms, selectors, services, sos, whistle
 from . import merge as merge_service
 from .models import Channel, Event, Status, Warning
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+    from wangge.accounts.models import User
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 30
@@ -54,12 +59,12 @@ SEEDED_EDGE_NAMES = (
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def staff_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Signed-in staff (any working role); residents and party members get 403."""
 
     @wraps(view)
     @login_required
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         user = request.user
         if not (user.is_superuser or getattr(user, "role", "") in STAFF):
             raise PermissionDenied
@@ -75,7 +80,7 @@ def _event_or_404(user: Any, pk: int) -> Event:
         raise Http404 from None
 
 
-def _message(exc: ServiceError) -> str:
+def _message(exc: ServiceError) -> "StrOrPromise":
     if isinstance(exc, Conflict) and exc.code == "version_conflict":
         return CONFLICT_MESSAGE
     return exc.message
@@ -132,7 +137,8 @@ def _light(event: Event, now: Any = None) -> str:
     """Traffic light of the current stage clock: green / yellow (warning) / red (overdue); "" = no clock."""
     if event.deadline is None or event.status.is_closed:
         return ""
-    return {Warning.RED: "red", Warning.YELLOW: "yellow"}.get(display.warning_now(event, now), "green")
+    lights: dict[str, str] = {Warning.RED: "red", Warning.YELLOW: "yellow"}
+    return lights.get(display.warning_now(event, now), "green")
 
 
 def _rows(events: Any) -> list[dict[str, Any]]:
@@ -509,7 +515,8 @@ def event_list(request: HttpRequest) -> HttpResponse:
 @staff_required
 def my_tasks(request: HttpRequest) -> HttpResponse:
     events = selectors.my_tasks(user=request.user)
-    visits = selectors.return_visits_open(user=request.user).filter(assigned_to=request.user).count()
+    user = cast("User", request.user)  # staff_required: signed in
+    visits = selectors.return_visits_open(user=user).filter(assigned_to=user).count()
     return render(request, "events/tasks.html", {"rows": _rows(events), "visits": visits})
 
 
@@ -575,7 +582,7 @@ def _detail_context(
     else:
         if failed:  # the action is no longer offered (the event moved on): say why above the actions
             action_error = failed["error"] or gettext("该操作当前不可用，请刷新")
-    user = request.user
+    user = cast("User", request.user)  # staff pages only: signed in
     return {
         "action_error": action_error,
         **(_public_map() if event.lat is not None else {}),
@@ -723,7 +730,8 @@ def event_act(request: HttpRequest, pk: int, key: str) -> HttpResponse:
     same form with the Chinese error beside it (htmx: only that form's fragment)."""
     event = _event_or_404(request.user, pk)
     form, call = _run_action(request, event, key)
-    error, status = "", 400
+    error: StrOrPromise = ""
+    status = 400
     if call is not None:
         try:
             call()
@@ -776,7 +784,7 @@ def dispatch_preview(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @staff_required
-def attachment(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
+def attachment(request: HttpRequest, pk: int, aid: int) -> FileResponse:
     """A photo of an event, only for staff who may see the event (never a public media URL)."""
     event = _event_or_404(request.user, pk)
     att = event.attachments.filter(pk=aid).first()

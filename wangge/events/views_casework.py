@@ -10,7 +10,7 @@ accounts with the register permissions the device services check.
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -34,6 +34,9 @@ from . import devices, display, disputes, selectors, services
 from . import forms_casework as cf
 from . import views as event_views
 from .models import Device, Event, ReturnVisit
+
+if TYPE_CHECKING:
+    from wangge.accounts.models import User
 
 PAGE_SIZE = 30
 FOUND_MAX = 10  # search results offered when choosing a party or what a device is bound to
@@ -311,7 +314,7 @@ def _visit_row(
 def _visits_page(
     request: HttpRequest, *, failed: dict[str, Any] | None = None, status: int = 200
 ) -> HttpResponse:
-    user = request.user
+    user = cast("User", request.user)  # casework_required: signed in
     mine = request.GET.get("mine") == "1"
     visits = selectors.return_visits_open(user=user)
     total = visits.count()
@@ -385,8 +388,8 @@ def _device_row(device: Device) -> dict[str, Any]:
     return {
         "device": device,
         "kind": gettext(device.get_kind_display()),
-        "resident": mask_name(device.resident.name) if device.resident_id else "",
-        "place": device.place.name if device.place_id else "",
+        "resident": mask_name(device.resident.name) if device.resident is not None else "",
+        "place": device.place.name if device.place is not None else "",
         "building": str(device.building) if device.building_id else "",
     }
 
@@ -455,7 +458,7 @@ def _binding_search(user: Any, kind: str, q: str) -> list[tuple[str, str]]:
 
 
 def _binding_options(user: Any, selected: str, found: list[tuple[str, str]] | None) -> list[dict[str, Any]]:
-    options = [{"value": "", "label": gettext("不绑定对象（按下方经纬度定位）")}]
+    options: list[dict[str, Any]] = [{"value": "", "label": gettext("不绑定对象（按下方经纬度定位）")}]
     m = cf.BINDING.match(selected or "")
     if m is not None:
         options.append({"value": selected, "label": _binding_label(user, m.group(1), int(m.group(2)))})

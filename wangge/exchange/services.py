@@ -139,6 +139,7 @@ def _stored_path(job: ImportJob) -> Iterator[str]:
     if local:
         yield local
         return
+    assert job.file.name is not None  # job.file.path raised ValueError otherwise
     with tempfile.NamedTemporaryFile(suffix=Path(job.file.name).suffix) as tmp:
         with job.file.open("rb") as src:
             shutil.copyfileobj(src, tmp, 1 << 20)

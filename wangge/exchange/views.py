@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -91,7 +91,7 @@ def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def import_errors(request: HttpRequest, pk: int) -> HttpResponse:
+def import_errors(request: HttpRequest, pk: int) -> FileResponse:
     job = _job(request, pk)
     if not job.error_report:
         raise Http404
@@ -125,7 +125,7 @@ def export_home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def export_download(request: HttpRequest, kind: str) -> HttpResponse:
+def export_download(request: HttpRequest, kind: str) -> StreamingHttpResponse:
     try:
         export = services.export_open(actor=request.user, kind=kind, fmt=request.GET.get("format", "xlsx"))
     except Forbidden:

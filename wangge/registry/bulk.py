@@ -25,7 +25,7 @@ from itertools import islice
 from typing import Any
 
 from django.db import connections, router, transaction
-from django.db.models import DateField, DateTimeField, Model
+from django.db.models import DateField, DateTimeField, Field, Model
 from django.utils import timezone
 from stdnum.cn import uscc
 from stdnum.exceptions import ValidationError as StdnumError
@@ -521,12 +521,14 @@ def _bulk_upsert_objs(model: type[Model], objs: list[Any], key: str, update_fiel
     PostgreSQL returns the ids of inserted and updated rows; SQLite may not, so missing ones are
     looked up by `key`.
     """
-    model.objects.bulk_create(
+    model._default_manager.bulk_create(
         objs, update_conflicts=True, unique_fields=[key], update_fields=update_fields, batch_size=500
     )
     if any(o.pk is None for o in objs):
         ids = dict(
-            model.objects.filter(**{f"{key}__in": [getattr(o, key) for o in objs]}).values_list(key, "id")
+            model._default_manager.filter(**{f"{key}__in": [getattr(o, key) for o in objs]}).values_list(
+                key, "id"
+            )
         )
         for o in objs:
             o.pk = ids[getattr(o, key)]
@@ -558,7 +560,9 @@ def sql_upsert(
     qn = conn.ops.quote_name
 
     def column(name: str) -> str:
-        return qn(by_attname[name].column if name in by_attname else meta.get_field(name).column)
+        field = by_attname[name] if name in by_attname else meta.get_field(name)
+        assert isinstance(field, Field) and field.column is not None  # a concrete field
+        return qn(field.column)
 
     adapt: list[tuple[int, Any]] = []
     for i, name in enumerate(fields):
@@ -836,6 +840,7 @@ def residents_bulk_upsert(
             for h, pk, dwelling_id, path in Resident.objects.filter(
                 id_hash__in=[r.id_hash for _, r in items]
             ).values_list("id_hash", "id", "dwelling_id", "path")
+            if h is not None  # always: matched by id_hash__in
         }
         keep: list[_ResidentRow] = []
         for number, r in items:

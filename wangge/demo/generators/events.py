@@ -251,7 +251,7 @@ def explicit_timestamps(*model_classes: type[models.Model]) -> Iterator[None]:
     saved: list[tuple[Any, bool, bool]] = []
     for model in model_classes:
         for f in model._meta.concrete_fields:
-            if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            if isinstance(f, (models.DateField, models.TimeField)) and (f.auto_now or f.auto_now_add):
                 saved.append((f, f.auto_now, f.auto_now_add))
                 f.auto_now = f.auto_now_add = False
     try:
@@ -347,7 +347,7 @@ class World:
                 continue
             if rule.urgency and rule.urgency != urgency:
                 continue
-            unit = rule.unit if rule.unit_id and rule.unit.active else None
+            unit = rule.unit if rule.unit is not None and rule.unit.active else None
             user = None if unit is not None else self.user_for(rule.role, level, grid_code)
             if unit is None and user is None:
                 continue
@@ -356,7 +356,7 @@ class World:
 
     def user_for(self, role: str, level: str, grid_code: str) -> Any:
         """The demo account with `role` at the event's node of `level` (as services._user_for_role)."""
-        table = {
+        table: dict[tuple[str, str], dict[str, Any]] = {
             (Level.GRID, "grid_worker"): self.worker,
             (Level.GRID, "community_staff"): self.leader,
             (Level.COMMUNITY, "community_staff"): self.leader,
@@ -408,10 +408,10 @@ class Sim:
     w: World
     ev: Event
     grid: GridPlan
+    t: datetime  # the moment of the last step taken
     entries: list[TimelineEntry] = field(default_factory=list)
     clocks: list[StageDeadline] = field(default_factory=list)
     open_clock: StageDeadline | None = None
-    t: datetime | None = None
     stopped: bool = False
     master: Sim | None = None
     whistles: list[tuple[Whistle, list[WhistleSummon]]] = field(default_factory=list)
@@ -664,6 +664,7 @@ def _devices(ctx: DemoContext, rng: random.Random, grids: dict[str, GridPlan]) -
     )
     for r in rng.sample(alone, min(12, len(alone))):
         b = r.building
+        assert b is not None  # filtered on building__isnull=False
         d = Device(
             device_id=f"SOS-{len(devices) + 1:05d}",
             kind=Device.Kind.WEARABLE,
@@ -790,6 +791,11 @@ def _hotspots(w: World, days: list[date], day_w: list[float], tz: ZoneInfo, n: i
     neighbours = [(w.ctx.faker("events:hotspot").name(), _mobile(rng)) for _ in range(4)]
     if restaurant is not None:
         grid = ctx.grid(restaurant.path)
+        spot = (
+            (restaurant.lng, restaurant.lat)
+            if restaurant.lng is not None and restaurant.lat is not None
+            else None
+        )
         for _ in range(max(6, round(n * 0.008))):
             # Bursts: a complaint, then neighbours on the next days.
             day = rng.choices(days, day_w)[0]
@@ -809,7 +815,7 @@ def _hotspots(w: World, days: list[date], day_w: list[float], tz: ZoneInfo, n: i
                         grid=grid,
                         hotspot="fumes",
                         place=restaurant,
-                        lnglat=point_in(rng, grid, near=(restaurant.lng, restaurant.lat), radius=0.0004),
+                        lnglat=point_in(rng, grid, near=spot, radius=0.0004),
                         reporter=rng.choice(neighbours),
                     )
                 )
@@ -906,6 +912,7 @@ def _new_event(w: World, spec: Spec, where: Places, codes: set[str], seq: dict[s
     place = spec.place
     compound = None
     address = ""
+    lnglat: tuple[float, float] | None
     if spec.device is not None:
         d = spec.device
         lnglat = (d.lng, d.lat)
@@ -1188,6 +1195,7 @@ def _merge(w: World, sim: Sim, master: Sim, leader: Any) -> bool:
 def _tell_outcome(w: World, dup: Sim, master: Sim) -> None:
     """merge.merge_followers_notify when the master closes: a public entry on the duplicate."""
     m = master.ev
+    assert m.closed_at is not None  # called once the master has closed
     status = w.statuses["closed"]
     feedback = next((e.note for e in reversed(master.entries) if e.action == "feedback"), "")
     outcome = status.name + (f"。处理情况：{feedback[:200]}" if feedback else "")
@@ -1393,6 +1401,7 @@ def _live(w: World, sim: Sim, spec: Spec, sims_of: dict[int, Sim]) -> None:
     if not sim.due(done):
         return
     visit.done_at = done
+    assert ev.closed_at is not None  # "rated" is a closed status
     reopen = rng.random() < 0.4 and done <= ev.closed_at + timedelta(days=w.reopen_days)
     visit.outcome = (
         "回访核实问题仍存在，重新打开处置" if reopen else "已电话回访，向反映人说明处置情况，反映人表示理解"
@@ -1409,7 +1418,12 @@ def _live(w: World, sim: Sim, spec: Spec, sims_of: dict[int, Sim]) -> None:
         return
     if not sim.move("handling", done, _actor(leader), visit.outcome, action="reopen", fields={"rating": ""}):
         return
-    handler = _actor(ev.handler_user) if ev.handler_user else _actor(None, ev.handler_unit.name)
+    if ev.handler_user:
+        handler = _actor(ev.handler_user)
+    else:
+        # Dispatched above to a user or a unit (a dispatch to neither fails at the handling step).
+        assert ev.handler_unit is not None
+        handler = _actor(None, ev.handler_unit.name)
     if sim.move("handled", w.later(sim.t, handle_limit, w.share()), handler, feedback, photos=0):
         sim.move("closed", w.later(sim.t, verify_limit, w.share()), verifier, verified=True)
 
@@ -1570,7 +1584,7 @@ def generate(ctx: DemoContext) -> None:
         residents[path].append((pk, name))
     from wangge.events.models import SosStep
 
-    by_code = {c.pk: c for c in categories.values()}
+    by_code: dict[int | None, Category] = {c.pk: c for c in categories.values()}
     ancestors: dict[int, list[int]] = {}
     for c in categories.values():
         chain, node = [], by_code.get(c.parent_id)
@@ -1659,9 +1673,13 @@ def _raw_insert(model: type[models.Model], objs: list[Any], batch: int = 5000) -
             adapt.append(lambda v: ops.adapt_json_value(v, None))
         else:
             adapt.append(None)
+    columns = []
+    for f in cols:
+        assert f.column is not None  # a concrete field has a column
+        columns.append(ops.quote_name(f.column))
     sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 - identifiers from the model
         ops.quote_name(model._meta.db_table),
-        ", ".join(ops.quote_name(f.column) for f in cols),
+        ", ".join(columns),
         ", ".join(["%s"] * len(cols)),
     )
     rows = []

@@ -199,7 +199,7 @@ class TimelineOut(serializers.Serializer):
     to_status_name = serializers.CharField()
     note = serializers.CharField()
     public = serializers.BooleanField()
-    data = serializers.DictField()
+    data = serializers.DictField()  # type: ignore[assignment]  # a field named like Serializer.data
     attachments = AttachmentOut(many=True)
 
 
@@ -343,7 +343,7 @@ def _choice(help_text: str, **kw: Any) -> serializers.CharField:
 
 class CategoryConfig(serializers.ModelSerializer):
     default_type = _choice("consult/help/complaint/report/suggestion 或空", required=False, allow_blank=True)
-    parent = serializers.SlugRelatedField(
+    parent = serializers.SlugRelatedField(  # type: ignore[assignment]  # named like Field.parent
         slug_field="code", queryset=Category.objects.all(), required=False, allow_null=True
     )
 
@@ -361,7 +361,7 @@ class StatusConfig(serializers.ModelSerializer):
 
 
 class TransitionConfig(serializers.ModelSerializer):
-    source = serializers.SlugRelatedField(slug_field="code", queryset=Status.objects.all())
+    source = serializers.SlugRelatedField(slug_field="code", queryset=Status.objects.all())  # type: ignore[assignment]  # named like Field.source
     target = serializers.SlugRelatedField(slug_field="code", queryset=Status.objects.all())
     roles = serializers.ListField(child=serializers.CharField(), required=False)
 

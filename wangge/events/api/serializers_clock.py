@@ -114,4 +114,4 @@ class NotificationOut(serializers.ModelSerializer):
         ]
 
     def get_tracking_code(self, obj: Notification) -> str:
-        return obj.event.tracking_code if obj.event_id else ""
+        return obj.event.tracking_code if obj.event is not None else ""

@@ -119,4 +119,5 @@ class NotificationListView(GenericAPIView):
     )
     def get(self, request: Request) -> Response:
         qs = notify.notification_list(user=request.user, state=request.query_params.get("state", ""))
-        return paginated(self, qs, lambda rows: s.NotificationOut(rows, many=True).data)
+        # DRF stubs type .data as ReturnDict even with many=True (it is a ReturnList).
+        return paginated(self, qs, lambda rows: s.NotificationOut(rows, many=True).data)  # type: ignore[arg-type,return-value]

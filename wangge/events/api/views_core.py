@@ -1,16 +1,20 @@
 """Events API (intake, detail, actions, public tracking, configuration): thin views over the events
 services, selectors and display helpers."""
 
+from collections.abc import Mapping
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import permissions, status, viewsets
+from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from wangge.accounts.roles import P_IMPORT_REGISTER, P_MANAGE_TERRITORY
@@ -185,7 +189,7 @@ class EventViewSet(viewsets.GenericViewSet):
         """Move the event to `target` along the status graph (409 when illegal or `version` is stale)."""
         d = validated(s.TransitionRequest, request)
         event = services.event_move(
-            event_id=pk,
+            event_id=int(pk),
             actor=request.user,
             target=d["target"],
             note=d["note"],
@@ -199,7 +203,7 @@ class EventViewSet(viewsets.GenericViewSet):
         """受理（可更正分类和紧急程度）。"""
         d = validated(s.AcceptRequest, request)
         event = services.event_accept(
-            event_id=pk,
+            event_id=int(pk),
             actor=request.user,
             category_code=d.get("category") or None,
             urgency=d.get("urgency") or None,
@@ -214,7 +218,7 @@ class EventViewSet(viewsets.GenericViewSet):
         """不予受理（理由对上报人可见）。"""
         d = validated(s.ReasonRequest, request)
         event = services.event_reject(
-            event_id=pk, actor=request.user, reason=d["reason"], expected_version=d.get("version")
+            event_id=int(pk), actor=request.user, reason=d["reason"], expected_version=d.get("version")
         )
         return _after_action(request, event)
 
@@ -224,7 +228,7 @@ class EventViewSet(viewsets.GenericViewSet):
         """派遣：指定单位/人员，或不指定时按分拨规则（默认本网格网格员）。"""
         d = validated(s.DispatchRequest, request)
         event = services.event_dispatch(
-            event_id=pk,
+            event_id=int(pk),
             actor=request.user,
             unit_id=d.get("unit"),
             user_id=d.get("user"),
@@ -239,7 +243,7 @@ class EventViewSet(viewsets.GenericViewSet):
         """改派（须填写理由）。"""
         d = validated(s.ReassignRequest, request)
         event = services.event_reassign(
-            event_id=pk,
+            event_id=int(pk),
             actor=request.user,
             unit_id=d.get("unit"),
             user_id=d.get("user"),
@@ -254,7 +258,7 @@ class EventViewSet(viewsets.GenericViewSet):
         """上报上一级（网格→社区→街道→区），回到“已受理”由上级派遣。"""
         d = validated(s.ReasonRequest, request)
         event = services.event_escalate(
-            event_id=pk, actor=request.user, reason=d["reason"], expected_version=d.get("version")
+            event_id=int(pk), actor=request.user, reason=d["reason"], expected_version=d.get("version")
         )
         return _after_action(request, event)
 
@@ -265,13 +269,19 @@ class EventViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def feedback(self, request: Request, pk: str) -> Response:
         """处置反馈（附照片，multipart 字段 photos 可重复）。"""
-        note = request.data.get("note", "")
-        version = request.data.get("version") or None
+        body = request.data
+        if not isinstance(body, Mapping):  # a JSON array: 400 as the other actions' serializers answer it
+            invalid = serializers.Serializer.default_error_messages["invalid"]
+            raise ValidationError(
+                {api_settings.NON_FIELD_ERRORS_KEY: [invalid.format(datatype=type(body).__name__)]}
+            )
+        note = body.get("note", "")
+        version = body.get("version") or None
         ser = s.Versioned(data={"version": version})
         ser.is_valid(raise_exception=True)
         files = request.FILES.getlist("photos") if hasattr(request, "FILES") else []
         event = services.event_feedback(
-            event_id=pk,
+            event_id=int(pk),
             actor=request.user,
             note=str(note),
             files=files,
@@ -285,7 +295,7 @@ class EventViewSet(viewsets.GenericViewSet):
         """核查：通过则结案，不通过则返工（须说明）。"""
         d = validated(s.VerifyRequest, request)
         event = services.event_verify(
-            event_id=pk,
+            event_id=int(pk),
             actor=request.user,
             passed=d["passed"],
             note=d["note"],
@@ -299,7 +309,7 @@ class EventViewSet(viewsets.GenericViewSet):
         """重新打开（结案后规定天数内）。"""
         d = validated(s.ReasonRequest, request)
         event = services.event_reopen(
-            event_id=pk, actor=request.user, reason=d["reason"], expected_version=d.get("version")
+            event_id=int(pk), actor=request.user, reason=d["reason"], expected_version=d.get("version")
         )
         return _after_action(request, event)
 
@@ -417,6 +427,7 @@ class ConfigViewSet(viewsets.ModelViewSet):
     """Configuration rows; every write goes through services.config_save / config_delete (audited)."""
 
     permission_classes = [ConfigPermission]
+    queryset: QuerySet[Any]  # set by every configuration view
     read_open = False
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
 

@@ -85,7 +85,8 @@ class ClassifyResponse(serializers.Serializer):
     confidence = serializers.FloatField()
     needs_triage = serializers.BooleanField()
     urgency = serializers.CharField()
-    source = serializers.CharField(help_text="model 或 keywords")
+    # DRF's metaclass moves declared fields off the class; the stubs see Field.source (str | None).
+    source = serializers.CharField(help_text="model 或 keywords")  # type: ignore[assignment]
 
 
 class VersionRow(serializers.ModelSerializer):
@@ -95,7 +96,8 @@ class VersionRow(serializers.ModelSerializer):
 
 
 class ClassifierStatus(serializers.Serializer):
-    source = serializers.CharField()
+    # DRF's metaclass moves declared fields off the class; the stubs see Field.source (str | None).
+    source = serializers.CharField()  # type: ignore[assignment]
     threshold = serializers.FloatField()
     keyword_categories = serializers.IntegerField()
     active = VersionRow(allow_null=True)

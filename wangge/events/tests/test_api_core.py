@@ -572,3 +572,33 @@ def test_the_create_response_is_the_detail(world: Any, api_for: Any, extra: dict
     assert [c["stage"] for c in got["deadlines"]] == ["accept"] and got["merged_count"] == 0
     replay = client.post("/api/v1/events/", body(**extra), format="json", HTTP_IDEMPOTENCY_KEY="same-1")
     assert replay.status_code == 200 and replay.json() == got
+
+
+def test_feedback_with_a_json_array_body_is_400(world: Any, api_for: Any) -> None:
+    from wangge.events.tests.core_helpers import report
+
+    staff(world)
+    e = report()
+    grid1 = api_for(world.users.grid1)
+    grid1.post(f"/api/v1/events/{e.pk}/accept/", {}, format="json")
+    grid1.post(f"/api/v1/events/{e.pk}/dispatch/", {}, format="json")
+    resp = grid1.post(f"/api/v1/events/{e.pk}/feedback/", ["已处置"], format="json")
+    assert_error(resp, 400, "invalid")
+    assert Event.objects.get(pk=e.pk).status.code == "dispatched"
+
+
+def test_detail_names_a_status_this_process_has_not_cached_yet(world: Any, api_for: Any) -> None:
+    """Status and categories on the detail come from the per-process reference copy; a status another
+    process created a moment ago (no signal here) is read from the database instead of shown blank."""
+    from wangge.events.models import Status
+    from wangge.events.reference import reference
+
+    staff(world)
+    client = api_for(world.users.admin)
+    created = client.post("/api/v1/events/", body(), format="json").json()
+    reference()  # cached now
+    Status.objects.bulk_create([Status(code="on_hold_x", name="临时挂起", sort=99)])  # bulk: no signal
+    Event.objects.filter(pk=created["id"]).update(status=Status.objects.get(code="on_hold_x"))
+    got = client.get(f"/api/v1/events/{created['id']}/").json()
+    assert got["status"] == {"code": "on_hold_x", "name": "临时挂起"}
+    assert got["category"]["code"] == created["category"]["code"]

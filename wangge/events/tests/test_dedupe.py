@@ -111,7 +111,10 @@ def test_find_duplicates_applies_every_rule(world, settings):
 
 @pytest.mark.django_db
 def test_candidate_query_is_bounded_by_box_and_window(world):
+    from wangge.events.reference import reference
+
     base = make_event(world, "油烟很大")
+    reference()  # the open statuses come from the per-process reference copy, read once
     with CaptureQueriesContext(connection) as ctx:
         find_duplicates(event=base)
     assert len(ctx.captured_queries) == 1

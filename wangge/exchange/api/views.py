@@ -55,7 +55,7 @@ class ImportDetail(generics.RetrieveAPIView):
 
 class ImportErrorReport(FileAPIView):
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
-    def get(self, request: Request, pk: int) -> HttpResponse:
+    def get(self, request: Request, pk: int) -> FileResponse:
         """The error report (.xlsx: 行号, 列, 内容 (masked), 错误原因) of one import job."""
         job = selectors.import_job_get(request.user, pk)
         if not job.error_report:
@@ -81,7 +81,7 @@ class Export(FileAPIView):
             403: OpenApiResponse(description="无权限"),
         },
     )
-    def get(self, request: Request, kind: str) -> HttpResponse:
+    def get(self, request: Request, kind: str) -> StreamingHttpResponse:
         """Export a register (residents/buildings/places/facilities) of the caller's territory, audited.
 
         ID numbers and phones are full only with accounts.export_personal, masked otherwise.
@@ -92,9 +92,9 @@ class Export(FileAPIView):
         return export_response(export)
 
 
-def export_response(export: services.Export) -> HttpResponse:
+def export_response(export: services.Export) -> StreamingHttpResponse:
     if export.content_type == services.files.XLSX_TYPE:
-        response: HttpResponse = FileResponse(export.stream, content_type=export.content_type)
+        response: StreamingHttpResponse = FileResponse(export.stream, content_type=export.content_type)
     else:
         response = StreamingHttpResponse(export.stream, content_type=export.content_type)
     response["X-Export-Count"] = str(export.count)

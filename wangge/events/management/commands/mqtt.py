@@ -32,7 +32,7 @@ class Command(BaseCommand):
             once=options["once"],
             clean_session=options["clean_session"],
         )
-        previous: dict[int, Any] = {}
+        previous: dict[signal.Signals, Any] = {}
         if threading.current_thread() is threading.main_thread():
 
             def on_signal(signum: int, frame: Any) -> None:

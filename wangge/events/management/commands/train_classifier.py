@@ -16,13 +16,14 @@ class Command(BaseCommand):
         parser.add_argument("--folds", type=int, default=5, help="交叉验证折数（默认5）")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from wangge.events.classifier import classifier_train
+        from wangge.events.classifier import TrainingReport, classifier_train
 
         try:
             version = classifier_train(min_samples_per_class=options["min_samples"], folds=options["folds"])
         except ServiceError as exc:
             raise CommandError(exc.message) from exc
-        report = version.report
+        report = getattr(version, "report", None)  # attached by classifier_train
+        assert isinstance(report, TrainingReport)
         self.stdout.write(f"样本数: {report.samples}")
         self.stdout.write(f"分类数: {report.classes}")
         if report.dropped_classes:

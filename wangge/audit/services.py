@@ -39,6 +39,36 @@ def audit_record(
     object_repr: str | None = None,
 ) -> AuditEntry:
     """Append one audit row (who, what, when, from where, before/after, why)."""
+    entry = audit_entry(
+        actor=actor,
+        action=action,
+        obj=obj,
+        before=before,
+        after=after,
+        reason=reason,
+        path=path,
+        object_type=object_type,
+        object_id=object_id,
+        object_repr=object_repr,
+    )
+    entry.save()
+    return entry
+
+
+def audit_entry(
+    *,
+    actor: Any,
+    action: str,
+    obj: models.Model | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str = "",
+    path: str | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    object_repr: str | None = None,
+) -> AuditEntry:
+    """The unsaved audit row `audit_record` would append (for callers that insert many in bulk)."""
     fields = _object_fields(obj)
     if path is not None:
         fields["path"] = path
@@ -49,7 +79,7 @@ def audit_record(
     if object_repr is not None:
         fields["object_repr"] = object_repr[:200]
     authenticated = actor is not None and getattr(actor, "is_authenticated", False)
-    return AuditEntry.objects.create(
+    return AuditEntry(
         actor=actor if authenticated else None,
         actor_name=actor.get_username() if authenticated else "system",
         actor_role=getattr(actor, "role", "") if authenticated else "",

@@ -33,12 +33,12 @@ from .services import (
     EventInput,
     _actor_fields,
     _clock_fields,
-    _existing,
     _locate,
     _validate,
     event_intake,
     event_new,
-    intake_replay,
+    intake_existing,
+    intake_key,
     propose_urgency,
 )
 from .sos import sos_watch_critical
@@ -92,12 +92,13 @@ def event_intake_one(
 ) -> tuple[Event, bool]:
     """One report by the batch's rules (`services.event_intake` calls this): triage in memory, then a
     single transaction inserts the event already triaged with its timeline, clock and audit row.
-    Returns (event, created); a retry (Idempotency-Key, channel + external id) returns the first event."""
+    Returns (event, created); a retry (Idempotency-Key, channel + external id) returns the first event.
+
+    Insert first, look up on conflict: the unique key / external id decides, so a first submission (the
+    common case) costs no lookup, and a retry or a concurrent twin finds the winner's event."""
     ref = reference()
     category = _validate(data, ref.active)
-    key, fingerprint, existing = intake_replay(data=data, actor=actor, idempotency_key=idempotency_key)
-    if existing is not None:
-        return existing, False
+    key, fingerprint = intake_key(data=data, idempotency_key=idempotency_key)
     event = event_new(data=data, category=category, actor=actor, initial=ref.initial)
     event.idempotency_key = key
     if fingerprint:
@@ -120,8 +121,8 @@ def event_intake_one(
                 },
             )
             sos_watch_critical(events=[event])
-    except IntegrityError:  # the same submission, concurrently: the winner's event
-        existing = _existing(key, data, fingerprint, actor)
+    except IntegrityError:  # a retry, or the same submission concurrently: the first one's event
+        existing = intake_existing(data=data, actor=actor, key=key, fingerprint=fingerprint)
         if existing is None:
             raise
         return existing, False
@@ -365,18 +366,26 @@ def _find_duplicates(pending: list[_Pending], now: datetime) -> None:
         .order_by("-created_at")[: dedupe.MAX_CANDIDATES * min(20, len(placed))]
     )
     grams = dedupe.Grams()
-    by_category: dict[int, list[Event]] = {}
-    for other in qs:
+    rows = list(qs)
+    lats = [abs(x.lat) for x in (*rows, *(p.event for p in placed)) if x.lat is not None]
+    by_category: dict[int, dedupe.Nearby] = {}
+
+    def nearby(key: int) -> dedupe.Nearby:
+        if key not in by_category:
+            by_category[key] = dedupe.Nearby(metres, max(lats, default=0.0))
+        return by_category[key]
+
+    for other in rows:
         key = other.category_id or other.suggested_category_id
         if key is not None:
-            by_category.setdefault(key, []).append(other)
+            nearby(key).add(other)
     for p in placed:
         e = p.event
         key = e.category_id or e.suggested_category_id
         if key is None:
             continue
         best: tuple[float, float, int, Event] | None = None
-        for other in by_category.get(key, []):
+        for other in nearby(key).candidates(e):
             scored = dedupe.match(e, other, metres=metres, grams=grams)
             if scored is not None and (best is None or (-scored[0], scored[1]) < (-best[0], best[1])):
                 best = (scored[0], scored[1], other.pk or 0, other)
@@ -384,4 +393,4 @@ def _find_duplicates(pending: list[_Pending], now: datetime) -> None:
         if found is not None:
             other, score = found
             p.duplicate = {"id": other.pk, "tracking_code": other.tracking_code, "score": score}
-        by_category.setdefault(key, []).append(e)  # later reports in this batch compare with this one
+        nearby(key).add(e)  # later reports in this batch compare with this one

@@ -164,6 +164,51 @@ def find_duplicates(*, event: Event, limit: int = 5) -> list[tuple[Event, float]
     return [(other, score) for other, score, _ in found[: max(0, limit)]]
 
 
+class Nearby:
+    """Reports indexed so that only those that can be at the same place are compared: points in cells at
+    least `metres` wide (a match lies in the 3 × 3 cells around a point), plus building and address.
+    `candidates` keeps the order reports were added in, so ties resolve as a plain scan would."""
+
+    def __init__(self, metres: float, max_abs_lat: float) -> None:
+        self.dlat = max(metres, 1.0) / METRES_PER_DEGREE_LAT
+        # Cells are widest in degrees where a degree of longitude is shortest: no neighbour is missed.
+        self.dlng = max(metres, 1.0) / (
+            METRES_PER_DEGREE_LAT * max(math.cos(math.radians(max_abs_lat)), 1e-6)
+        )
+        self.cells: dict[tuple[int, int], list[tuple[int, Event]]] = {}
+        self.buildings: dict[int, list[tuple[int, Event]]] = {}
+        self.addresses: dict[str, list[tuple[int, Event]]] = {}
+        self.seq = 0
+
+    def _cell(self, lat: float, lng: float) -> tuple[int, int]:
+        return math.floor(lat / self.dlat), math.floor(lng / self.dlng)
+
+    def add(self, event: Event) -> None:
+        row = (self.seq, event)
+        self.seq += 1
+        if event.lat is not None and event.lng is not None:
+            self.cells.setdefault(self._cell(event.lat, event.lng), []).append(row)
+        if event.building_id:
+            self.buildings.setdefault(event.building_id, []).append(row)
+        address = event.address.strip()
+        if address:
+            self.addresses.setdefault(address, []).append(row)
+
+    def candidates(self, event: Event) -> list[Event]:
+        rows: dict[int, Event] = {}
+        if event.lat is not None and event.lng is not None:
+            ci, cj = self._cell(event.lat, event.lng)
+            for di in (-1, 0, 1):
+                for dj in (-1, 0, 1):
+                    rows.update(self.cells.get((ci + di, cj + dj), ()))
+        if event.building_id:
+            rows.update(self.buildings.get(event.building_id, ()))
+        address = event.address.strip()
+        if address:
+            rows.update(self.addresses.get(address, ()))
+        return [rows[k] for k in sorted(rows)]
+
+
 def match(
     event: Event, other: Event, *, metres: float, grams: Grams | None = None
 ) -> tuple[float, float] | None:

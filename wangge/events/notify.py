@@ -21,8 +21,8 @@ import json
 import logging
 import re
 import urllib.request
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -199,42 +199,89 @@ def notification_queue(
     the dedupe_key adds recipient and channel, so calling again with the same key queues nothing new.
     Returns how many rows were queued now. Subjects and bodies must not hold personal values.
     """
+    return notification_queue_many(
+        messages=[
+            Message(
+                kind=kind,
+                key=key,
+                subject=subject,
+                body=body,
+                event=event,
+                recipients=list(recipients),
+                addresses=list(addresses),
+            )
+        ]
+    )[0]
+
+
+@dataclass
+class Message:
+    """One message for `notification_queue_many` (the arguments of `notification_queue`)."""
+
+    kind: str
+    key: str
+    subject: str
+    body: str = ""
+    event: Event | None = None
+    recipients: list[Any] = field(default_factory=list)
+    addresses: list[str] = field(default_factory=list)
+
+
+def _message_rows(message: Message, chans: Sequence[Any]) -> dict[str, Notification]:
+    m = message
     rows: dict[str, Notification] = {}
-    chans = configured_channels()
-    for user in recipients:
+    for user in m.recipients:
         for ch in chans:
             if ch.accepts(user, ""):
-                dk = f"{key}:u{user.pk}:{ch.name}"[:150]
+                dk = f"{m.key}:u{user.pk}:{ch.name}"[:150]
                 rows[dk] = Notification(
-                    kind=kind, channel=ch.name, event=event, recipient=user, subject=subject[:200], body=body
+                    kind=m.kind,
+                    channel=ch.name,
+                    event=m.event,
+                    recipient=user,
+                    subject=m.subject[:200],
+                    body=m.body,
                 )
-    for address in addresses:
+    for address in m.addresses:
         address = (address or "").strip()
         if not address:
             continue
         for ch in chans:
             if ch.accepts(None, address):
-                dk = f"{key}:a{crypto.keyring().digest(address)[:16]}:{ch.name}"[:150]
+                dk = f"{m.key}:a{crypto.keyring().digest(address)[:16]}:{ch.name}"[:150]
                 rows[dk] = Notification(
-                    kind=kind,
+                    kind=m.kind,
                     channel=ch.name,
-                    event=event,
+                    event=m.event,
                     address_enc=crypto.encrypt(address),
-                    subject=subject[:200],
-                    body=body,
+                    subject=m.subject[:200],
+                    body=m.body,
                 )
-    if not rows:
-        return 0
-    existing = set(
-        Notification.objects.filter(dedupe_key__in=list(rows)).values_list("dedupe_key", flat=True)
-    )
-    new = []
-    for dk, row in rows.items():
-        if dk not in existing:
-            row.dedupe_key = dk
-            new.append(row)
+    return rows
+
+
+def notification_queue_many(*, messages: list[Message]) -> list[int]:
+    """`notification_queue` for many messages at once (one lookup, one insert): how many rows each
+    queued now."""
+    chans = configured_channels()
+    per_message = [_message_rows(m, chans) for m in messages]
+    keys = [dk for rows in per_message for dk in rows]
+    if not keys:
+        return [0] * len(messages)
+    existing = set(Notification.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True))
+    new: list[Notification] = []
+    counts = []
+    for rows in per_message:
+        n = 0
+        for dk, row in rows.items():
+            if dk not in existing:
+                existing.add(dk)  # the same row asked for twice in one call is queued once
+                row.dedupe_key = dk
+                new.append(row)
+                n += 1
+        counts.append(n)
     Notification.objects.bulk_create(new, ignore_conflicts=True)
-    return len(new)
+    return counts
 
 
 _SCRUB = [

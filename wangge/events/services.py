@@ -370,15 +370,25 @@ def event_create(
     return event, True
 
 
+def intake_key(*, data: EventInput, idempotency_key: str | None) -> tuple[str | None, str]:
+    """(key, body fingerprint) of a submission; a key too long to store is refused."""
+    key = (idempotency_key or "").strip() or None
+    if key and len(key) > 100:
+        raise InvalidInput("Idempotency-Key 过长", code="invalid_idempotency_key")
+    return key, _fingerprint(data) if key else ""
+
+
 def intake_replay(
     *, data: EventInput, actor: Any, idempotency_key: str | None
 ) -> tuple[str | None, str, Event | None]:
     """(key, body fingerprint, the event a retry points at or None) for a submission."""
-    key = (idempotency_key or "").strip() or None
-    if key and len(key) > 100:
-        raise InvalidInput("Idempotency-Key 过长", code="invalid_idempotency_key")
-    fingerprint = _fingerprint(data) if key else ""
+    key, fingerprint = intake_key(data=data, idempotency_key=idempotency_key)
     return key, fingerprint, _existing(key, data, fingerprint, actor)
+
+
+def intake_existing(*, data: EventInput, actor: Any, key: str | None, fingerprint: str) -> Event | None:
+    """The event an earlier submission with this key (or channel + external id) created, if any."""
+    return _existing(key, data, fingerprint, actor)
 
 
 def _existing(key: str | None, data: EventInput, fingerprint: str = "", actor: Any = None) -> Event | None:

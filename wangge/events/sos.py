@@ -21,13 +21,14 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from wangge.accounts.roles import STAFF_ROLES
-from wangge.audit.services import audit_record
+from wangge.audit.models import AuditEntry
+from wangge.audit.services import audit_entry, audit_record
 from wangge.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from wangge.core.scope import path_in_scope, user_scope_path
 
 from . import notify
-from .models import Event, SosStep, SosWatch, Urgency
-from .services import timeline_append
+from .models import Event, SosStep, SosWatch, TimelineEntry, Urgency
+from .services import _actor_fields, timeline_append
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +68,8 @@ def sos_step_users(*, step: SosStep, path: str) -> QuerySet[Any]:
     return User.objects.filter(q, role=step.role, is_active=True).distinct().order_by("pk")
 
 
-def _notify(*, watch: SosWatch, event: Event, step: SosStep, users: list[Any], deadline: datetime) -> int:
-    """Queue "sos" notifications to the users of the step on every configured channel (wangge.events.notify;
-    dedupe: event, step, deadline, user, channel); delivered after commit."""
+def _message(*, event: Event, step: SosStep, users: list[Any], deadline: datetime) -> notify.Message:
+    """The "sos" notification to the users of the step (dedupe: event, step, deadline, user, channel)."""
     device = (event.extra or {}).get("device") or {}
     where = event.address or "（位置见事件详情）"
     # A wearable or sensor says which device called; a 特急 report from another channel has none.
@@ -80,16 +80,6 @@ def _notify(*, watch: SosWatch, event: Event, step: SosStep, users: list[Any], d
         f"请在 {timezone.localtime(deadline):%H:%M} 前确认（第{step.order}级值守，{step.minutes}分钟），"
         f"详情 /events/{event.pk}/"
     )
-    queued = notify.notification_queue(
-        kind="sos",
-        key=f"sos:{event.pk}:{step.order}:{int(deadline.timestamp())}",
-        subject=subject,
-        body=body,
-        event=event,
-        recipients=users,
-    )
-    if queued:
-        notify.notifications_send_on_commit()
     log.warning(
         "SOS alert event=%s step=%s role=%s recipients=%d deadline=%s",
         event.pk,
@@ -98,7 +88,94 @@ def _notify(*, watch: SosWatch, event: Event, step: SosStep, users: list[Any], d
         len(users),
         deadline.isoformat(),
     )
+    key = f"sos:{event.pk}:{step.order}:{int(deadline.timestamp())}"
+    return notify.Message(kind="sos", key=key, subject=subject, body=body, event=event, recipients=users)
+
+
+def _notify(*, event: Event, step: SosStep, users: list[Any], deadline: datetime) -> int:
+    """Queue the step's notifications on every configured channel; delivered after commit."""
+    queued = notify.notification_queue_many(
+        messages=[_message(event=event, step=step, users=users, deadline=deadline)]
+    )[0]
+    if queued:
+        notify.notifications_send_on_commit()
     return queued
+
+
+_NOTES = {
+    "sos_start": "一键呼叫值守开始：通知第{order}级（{level}）",
+    "sos_escalate": "超时未确认，升级到第{order}级（{level}）",
+    "sos_realert": "仍未确认，再次通知第{order}级（{level}）",
+}
+
+OnDuty = dict[tuple[int, str], list[Any]]
+
+
+def _on_duty(step: SosStep, path: str, memo: OnDuty | None) -> list[Any]:
+    """`sos_step_users`, remembered per (step, territory node) when a batch starts many watches."""
+    if memo is None:
+        return list(sos_step_users(step=step, path=path))
+    key = (step.pk, path[: _LEVEL_LENGTH.get(step.level, len(path))])
+    if key not in memo:
+        memo[key] = list(sos_step_users(step=step, path=path))
+    return memo[key]
+
+
+def _plan_step(
+    *, event: Event, steps: list[SosStep], index: int, now: datetime, memo: OnDuty | None = None
+) -> tuple[SosStep, list[Any], list[TimelineEntry]]:
+    """The step a watch goes to from steps[index] — a step with nobody on duty is skipped (the last one
+    never is) — its users, and the unsaved `sos_skip` timeline entries of the skipped steps."""
+    path = event_scope_path(event)
+    skipped: list[TimelineEntry] = []
+    while True:
+        step = steps[index]
+        users = _on_duty(step, path, memo)
+        if users or index == len(steps) - 1:
+            return step, users, skipped
+        skipped.append(
+            TimelineEntry(
+                event=event,
+                action="sos_skip",
+                note=f"第{step.order}级（{step.get_level_display()}）无值守人员，直接上报下一级",
+                public=False,
+                data={"step": step.order, "role": step.role, "level": step.level, "at": now.isoformat()},
+                **_actor_fields(None),
+            )
+        )
+        index += 1
+
+
+def _step_entry(
+    *,
+    event: Event,
+    step: SosStep,
+    users: list[Any],
+    now: datetime,
+    deadline: datetime,
+    action: str,
+    from_step: int | None,
+    queued: int,
+) -> TimelineEntry:
+    """The unsaved timeline entry of a watch entering `step`."""
+    return TimelineEntry(
+        event=event,
+        action=action,
+        note=_NOTES[action].format(order=step.order, level=step.get_level_display()),
+        public=False,
+        data={
+            "from_step": from_step,
+            "step": step.order,
+            "role": step.role,
+            "level": step.level,
+            "minutes": step.minutes,
+            "at": now.isoformat(),
+            "deadline": deadline.isoformat(),
+            "recipients": [u.pk for u in users],
+            "queued": queued,
+        },
+        **_actor_fields(None),
+    )
 
 
 def _enter_step(
@@ -112,50 +189,72 @@ def _enter_step(
     from_step: int | None,
 ) -> SosWatch:
     """Put the watch on steps[index] from `now`; a step with nobody on duty is recorded and skipped."""
-    path = event_scope_path(event)
-    while True:
-        step = steps[index]
-        users = list(sos_step_users(step=step, path=path))
-        last = index == len(steps) - 1
-        if users or last:
-            break
-        timeline_append(
-            event=event,
-            actor=None,
-            action="sos_skip",
-            note=f"第{step.order}级（{step.get_level_display()}）无值守人员，直接上报下一级",
-            public=False,
-            data={"step": step.order, "role": step.role, "level": step.level, "at": now.isoformat()},
-        )
-        index += 1
+    step, users, skipped = _plan_step(event=event, steps=steps, index=index, now=now)
     deadline = now + timedelta(minutes=step.minutes)
     SosWatch.objects.filter(pk=watch.pk).update(step=step.order, step_deadline=deadline)
     watch.step, watch.step_deadline = step.order, deadline
-    notified = _notify(watch=watch, event=event, step=step, users=users, deadline=deadline)
-    notes = {
-        "sos_start": f"一键呼叫值守开始：通知第{step.order}级（{step.get_level_display()}）",
-        "sos_escalate": f"超时未确认，升级到第{step.order}级（{step.get_level_display()}）",
-        "sos_realert": f"仍未确认，再次通知第{step.order}级（{step.get_level_display()}）",
-    }
-    timeline_append(
+    queued = _notify(event=event, step=step, users=users, deadline=deadline)
+    entry = _step_entry(
         event=event,
-        actor=None,
+        step=step,
+        users=users,
+        now=now,
+        deadline=deadline,
         action=action,
-        note=notes[action],
-        public=False,
-        data={
-            "from_step": from_step,
-            "step": step.order,
-            "role": step.role,
-            "level": step.level,
-            "minutes": step.minutes,
-            "at": now.isoformat(),
-            "deadline": deadline.isoformat(),
-            "recipients": [u.pk for u in users],
-            "queued": notified,
-        },
+        from_step=from_step,
+        queued=queued,
     )
+    for row in (*skipped, entry):
+        row.save()
     return watch
+
+
+def _start_many(events: list[Event], steps: list[SosStep], now: datetime) -> None:
+    """`sos_watch_start` for the events of one batch, written in bulk: the chain's users are read once
+    per territory node, the watches, timeline entries and audit rows inserted together."""
+    have = set(SosWatch.objects.filter(event__in=events).values_list("event_id", flat=True))
+    memo: OnDuty = {}
+    plans: list[tuple[Event, SosStep, list[Any], list[TimelineEntry], datetime]] = []
+    for event in events:
+        if event.pk in have:
+            continue
+        have.add(event.pk)
+        step, users, skipped = _plan_step(event=event, steps=steps, index=0, now=now, memo=memo)
+        plans.append((event, step, users, skipped, now + timedelta(minutes=step.minutes)))
+    queued = notify.notification_queue_many(
+        messages=[_message(event=e, step=st, users=us, deadline=dl) for e, st, us, _, dl in plans]
+    )
+    if any(queued):
+        notify.notifications_send_on_commit()
+    watches: list[SosWatch] = []
+    entries: list[TimelineEntry] = []
+    audits: list[AuditEntry] = []
+    for (event, step, users, skipped, deadline), n in zip(plans, queued, strict=True):
+        watches.append(SosWatch(event=event, step=step.order, step_deadline=deadline))
+        entries += skipped
+        entries.append(
+            _step_entry(
+                event=event,
+                step=step,
+                users=users,
+                now=now,
+                deadline=deadline,
+                action="sos_start",
+                from_step=None,
+                queued=n,
+            )
+        )
+        audits.append(
+            audit_entry(
+                actor=None,
+                action="sos_watch_start",
+                obj=event,
+                after={"step": step.order, "deadline": deadline.isoformat()},
+            )
+        )
+    SosWatch.objects.bulk_create(watches)
+    TimelineEntry.objects.bulk_create(entries)
+    AuditEntry.objects.bulk_create(audits)
 
 
 def sos_watch_critical(*, events: list[Event]) -> None:
@@ -169,6 +268,17 @@ def sos_watch_critical(*, events: list[Event]) -> None:
     for e in critical:
         # The watch writes its own timeline step: rows left prefetched on the event are no longer whole.
         getattr(e, "_prefetched_objects_cache", {}).pop("timeline", None)
+    if not steps:
+        log.error("sos watch not started events=%s reason=sos_chain_missing", [e.pk for e in critical])
+        return
+    if len(critical) > 1:
+        try:
+            with transaction.atomic():
+                _start_many(critical, steps, timezone.now())
+            return
+        except IntegrityError:  # a watch started concurrently: one by one, each idempotent
+            pass
+    for e in critical:
         try:
             sos_watch_start(event=e, steps=steps)
         except ServiceError as exc:

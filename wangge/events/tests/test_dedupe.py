@@ -183,3 +183,38 @@ def test_likely_duplicate_shown_only_when_the_user_may_see_it(world: Any) -> Non
     seen = likely_duplicates_visible(user=world.users.community1, events=events)
     assert seen == {inside.pk: {"id": mine.pk, "tracking_code": mine.tracking_code, "score": 0.6}}
     assert set(likely_duplicates_visible(user=world.users.admin, events=events)) == {inside.pk, mine.pk}
+
+
+def test_nearby_index_misses_nothing_a_full_scan_would_match() -> None:
+    """The batch's spatial index against a brute-force scan: every report at the same place (within the
+    distance, same building or same address) is among the candidates, in the order added."""
+    import random
+
+    from wangge.events.dedupe import Nearby, match
+
+    rng = random.Random(7)
+    metres = 80.0
+    events = []
+    for i in range(400):
+        # Clustered points around two spots (one far north, where a degree of longitude is short),
+        # straddling cell edges; some with a building or an address only.
+        lat0, lng0 = rng.choice([(31.2, 121.4), (60.1, 24.9)])
+        e = Event(pk=i + 1, title="", description="", address="")
+        if rng.random() < 0.85:
+            e.lat, e.lng = lat0 + rng.uniform(-0.003, 0.003), lng0 + rng.uniform(-0.003, 0.003)
+        if rng.random() < 0.1:
+            e.building_id = rng.choice([1, 2])
+        if rng.random() < 0.1:
+            e.address = rng.choice(["六合路8号", "竹园小区1栋 "])
+        events.append(e)
+    index = Nearby(metres, max(abs(e.lat) for e in events if e.lat is not None))
+    for e in events:
+        index.add(e)
+    checked = 0
+    for e in events:
+        got = index.candidates(e)
+        assert [x.pk for x in got] == sorted(x.pk for x in got)  # insertion order
+        full = [o for o in events if match(e, o, metres=metres) is not None]
+        assert {o.pk for o in full} <= {o.pk for o in got}
+        checked += len(full)
+    assert checked > 2 * len(events)  # many real matches, not an empty comparison

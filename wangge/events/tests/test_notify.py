@@ -387,3 +387,21 @@ def test_claim_rows_uses_skip_locked_where_the_database_can(world, monkeypatch):
     assert sum(q["sql"].startswith("UPDATE") for q in ctx.captured_queries) == 1
     assert claim_rows(qs, limit=5, values={"state": "sending"}) != got
     assert claim_rows(qs, limit=5, values={"state": "sending"}) == []
+
+
+def test_queue_many_counts_each_message_and_dedupes_across_them(world):
+    """Many messages in one call (a batch of SOS starts): one lookup, one insert, the same dedupe."""
+    grid1, grid2 = world.users.grid1, world.users.grid2
+    assert queue([grid1], key="m1") == 1
+    msg = notify.Message
+    counts = notify.notification_queue_many(
+        messages=[
+            msg(kind="sos", key="m1", subject="A", recipients=[grid1, grid2]),  # grid1 queued before
+            msg(kind="sos", key="m2", subject="B", recipients=[grid2]),
+            msg(kind="sos", key="m2", subject="B again", recipients=[grid2]),  # same row twice: once
+            msg(kind="sos", key="m3", subject="C"),  # nobody to tell
+        ]
+    )
+    assert counts == [1, 1, 0, 0]
+    assert Notification.objects.count() == 3
+    assert notify.notification_queue_many(messages=[]) == []

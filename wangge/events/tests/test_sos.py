@@ -290,3 +290,64 @@ def test_triage_that_proposes_critical_starts_the_watch(devworld):
     assert triaged.urgency == "critical" and SosWatch.objects.filter(event=triaged).count() == 1
     event_triage(event_id=event.pk)  # run again: still one watch
     assert SosWatch.objects.filter(event=triaged).count() == 1
+
+
+def _watch_signature(event_id: int) -> tuple:
+    """What starting the watch left behind for one event, free of ids and clock times."""
+    from wangge.events.models import TimelineEntry
+
+    watch = SosWatch.objects.get(event_id=event_id)
+    entries = TimelineEntry.objects.filter(event_id=event_id, action__startswith="sos_").order_by("id")
+    return (
+        watch.step,
+        round((watch.step_deadline - watch.created_at).total_seconds() / 60),
+        sorted(
+            Notification.objects.filter(event_id=event_id, kind="sos").values_list(
+                "recipient__username", flat=True
+            )
+        ),
+        [
+            (t.action, t.note, t.data.get("step"), t.data.get("recipients"), t.data.get("queued"))
+            for t in entries
+        ],
+        AuditEntry.objects.filter(action="sos_watch_start", object_id=str(event_id)).count(),
+    )
+
+
+def test_a_batch_starts_its_watches_in_bulk_exactly_as_one_by_one(devworld):
+    """Several 特急 orders in one batch: same steps, recipients, timeline and audit as single intake —
+    including a grid with nobody on duty at step 1 (skipped) and an order located nowhere."""
+    from wangge.conftest import centre
+    from wangge.events.batch import event_intake_many
+
+    b1 = devworld.b1
+    lat2, lng2 = centre(2, 0)  # grid g121
+    places = [
+        {"lat": b1.lat, "lng": b1.lng},
+        {"lat": b1.lat, "lng": b1.lng},
+        {"lat": lat2, "lng": lng2},
+        {"lat": 30.0, "lng": 110.0},  # outside the district
+    ]
+
+    def item(n: int, place: dict) -> EventInput:
+        return EventInput(
+            description="燃气泄漏，有人晕倒",
+            channel="hotline",
+            urgency="critical",
+            external_id=f"H-{n}",
+            **place,
+        )
+
+    single = [event_intake(data=item(i, p))[0].pk for i, p in enumerate(places)]
+    outcomes = event_intake_many(items=[item(100 + i, p) for i, p in enumerate(places)])
+    batched = [o.event_id for o in outcomes]
+    assert all(batched) and len(set(batched)) == len(places)
+    expected = [_watch_signature(pk) for pk in single]
+    assert [_watch_signature(pk) for pk in batched] == expected
+    actions = {a for sig in expected for a, *_ in sig[3]}
+    assert {"sos_start", "sos_skip"} <= actions  # the cases above are really exercised
+    # Run the watch start again for the batch: idempotent, nothing doubled.
+    from wangge.events.sos import sos_watch_critical
+
+    sos_watch_critical(events=list(Event.objects.filter(pk__in=batched)))
+    assert [_watch_signature(pk) for pk in batched] == expected

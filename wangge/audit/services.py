@@ -1,14 +1,16 @@
 """The one writer of audit rows. Callers run it inside their own transaction."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
-from typing import Any
+from typing import Any, ParamSpec
 
 from django.db import models
 
 from wangge.core.middleware import current_ip
 
 from .models import AuditEntry
+
+P = ParamSpec("P")
 
 
 def _object_fields(obj: models.Model | None) -> dict[str, str]:
@@ -25,36 +27,6 @@ def _object_fields(obj: models.Model | None) -> dict[str, str]:
     }
 
 
-def audit_record(
-    *,
-    actor: Any,
-    action: str,
-    obj: models.Model | None = None,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-    reason: str = "",
-    path: str | None = None,
-    object_type: str | None = None,
-    object_id: str | None = None,
-    object_repr: str | None = None,
-) -> AuditEntry:
-    """Append one audit row (who, what, when, from where, before/after, why)."""
-    entry = audit_entry(
-        actor=actor,
-        action=action,
-        obj=obj,
-        before=before,
-        after=after,
-        reason=reason,
-        path=path,
-        object_type=object_type,
-        object_id=object_id,
-        object_repr=object_repr,
-    )
-    entry.save()
-    return entry
-
-
 def audit_entry(
     *,
     actor: Any,
@@ -68,7 +40,8 @@ def audit_entry(
     object_id: str | None = None,
     object_repr: str | None = None,
 ) -> AuditEntry:
-    """The unsaved audit row `audit_record` would append (for callers that insert many in bulk)."""
+    """One audit row (who, what, when, from where, before/after, why), not yet saved: for callers that
+    insert many in bulk. `audit_record` takes the same arguments and appends the row."""
     fields = _object_fields(obj)
     if path is not None:
         fields["path"] = path
@@ -90,6 +63,19 @@ def audit_entry(
         ip=current_ip.get(),
         **fields,
     )
+
+
+def _appending(build: Callable[P, AuditEntry]) -> Callable[P, AuditEntry]:
+    def record(*args: P.args, **kwargs: P.kwargs) -> AuditEntry:
+        entry = build(*args, **kwargs)
+        entry.save()
+        return entry
+
+    record.__doc__ = "Append one audit row (who, what, when, from where, before/after, why); see audit_entry."
+    return record
+
+
+audit_record = _appending(audit_entry)
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

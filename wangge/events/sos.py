@@ -271,13 +271,12 @@ def sos_watch_critical(*, events: list[Event]) -> None:
     if not steps:
         log.error("sos watch not started events=%s reason=sos_chain_missing", [e.pk for e in critical])
         return
-    if len(critical) > 1:
-        try:
-            with transaction.atomic():
-                _start_many(critical, steps, timezone.now())
-            return
-        except IntegrityError:  # a watch started concurrently: one by one, each idempotent
-            pass
+    try:
+        with transaction.atomic():
+            _start_many(critical, steps, timezone.now())
+        return
+    except IntegrityError:  # a watch started concurrently: one by one, each idempotent
+        pass
     for e in critical:
         try:
             sos_watch_start(event=e, steps=steps)

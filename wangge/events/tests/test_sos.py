@@ -351,3 +351,30 @@ def test_a_batch_starts_its_watches_in_bulk_exactly_as_one_by_one(devworld):
 
     sos_watch_critical(events=list(Event.objects.filter(pk__in=batched)))
     assert [_watch_signature(pk) for pk in batched] == expected
+
+
+def test_a_unique_conflict_in_the_bulk_start_falls_back_to_one_by_one(devworld, monkeypatch):
+    """Should the bulk insert hit a watch another process just started (unique conflict), its savepoint is
+    rolled back and the watches are started one by one, each idempotent: the event still gets one."""
+    from django.db import IntegrityError
+
+    from wangge.events import sos
+
+    b1 = devworld.b1
+    event, _ = event_intake(
+        data=EventInput(
+            description="路灯不亮", channel="resident", category_code="0101", lat=b1.lat, lng=b1.lng
+        )
+    )
+    Event.objects.filter(pk=event.pk).update(urgency="critical")
+    event.refresh_from_db()
+
+    def conflict(events, steps, now):
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(sos, "_start_many", conflict)
+    sos.sos_watch_critical(events=[event])
+    assert SosWatch.objects.filter(event=event).count() == 1
+    assert list(event.timeline.values_list("action", flat=True)).count("sos_start") == 1
+    sos.sos_watch_critical(events=[event])  # asked again: still one
+    assert SosWatch.objects.filter(event=event).count() == 1

@@ -10,8 +10,10 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
+from wangge.accounts.roles import Role
 from wangge.audit.services import audit_record
 
 from .models import (
@@ -27,6 +29,7 @@ from .models import (
     TimeLimit,
     Transition,
 )
+from .notify import notifications_requeue
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -236,3 +239,18 @@ class NotificationAdmin(ReadOnlyAdmin):
     search_fields = ("subject", "event__tracking_code")
     date_hierarchy = "created_at"
     exclude = ("address_enc", "dedupe_key")
+    actions = ["resend"]
+
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        user = request.user
+        return bool(getattr(user, "is_superuser", False) or getattr(user, "role", "") == Role.DISTRICT_ADMIN)
+
+    @admin.action(description="重新发送所选的发送失败通知", permissions=["resend"])
+    def resend(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
+        n = notifications_requeue(actor=request.user, ids=list(queryset.values_list("pk", flat=True)))
+        skipped = queryset.count() - n
+        self.message_user(
+            request,
+            f"已重新排队 {n} 条通知" + (f"；{skipped} 条不是发送失败状态，未处理" if skipped else ""),
+            messages.SUCCESS if n else messages.WARNING,
+        )

@@ -435,6 +435,36 @@ def notifications_send_on_commit() -> None:
     transaction.on_commit(_enqueue_delivery)
 
 
+def notifications_requeue(*, actor: Any, ids: Sequence[int]) -> int:
+    """Give dead (failed) notifications a fresh set of attempts — after the SMS gateway or mail server is
+    fixed — and hand them to the worker. Rows not dead are left alone. District admins only; audited."""
+    from wangge.accounts.roles import Role
+    from wangge.audit.services import audit_record
+    from wangge.core.errors import Forbidden
+
+    if not (getattr(actor, "is_superuser", False) or getattr(actor, "role", "") == Role.DISTRICT_ADMIN):
+        raise Forbidden("仅限区级管理员重新发送通知", code="permission_denied")
+    with transaction.atomic():
+        dead = list(
+            Notification.objects.select_for_update()
+            .filter(pk__in=list(ids), state=Notification.State.FAILED)
+            .values_list("pk", flat=True)
+        )
+        if not dead:
+            return 0
+        Notification.objects.filter(pk__in=dead).update(
+            state=Notification.State.QUEUED, attempts=0, next_attempt_at=None
+        )
+        audit_record(
+            actor=actor,
+            action="notification.requeue",
+            object_type="events.notification",
+            after={"ids": sorted(dead), "count": len(dead)},
+        )
+        notifications_send_on_commit()
+    return len(dead)
+
+
 def notification_list(*, user: Any, state: str = "") -> QuerySet[Notification]:
     """The caller's own notifications, newest first."""
     qs = Notification.objects.filter(recipient=user).select_related("event").order_by("-created_at", "-id")

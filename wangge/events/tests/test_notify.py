@@ -405,3 +405,44 @@ def test_queue_many_counts_each_message_and_dedupes_across_them(world):
     assert counts == [1, 1, 0, 0]
     assert Notification.objects.count() == 3
     assert notify.notification_queue_many(messages=[]) == []
+
+
+def test_dead_rows_can_be_requeued_by_a_district_admin_and_then_delivered(world, flaky, settings, client):
+    """After the gateway is fixed: dead rows get fresh attempts (sent or queued rows are left alone),
+    only district admins may do it, it is audited, and the admin list has the action."""
+    from wangge.audit.models import AuditEntry
+    from wangge.core.errors import Forbidden
+
+    settings.WANGGE_NOTIFY_MAX_ATTEMPTS = 1
+    flaky.failures = 1
+    queue([world.users.grid1, world.users.grid2])
+    dead_ids = list(Notification.objects.order_by("pk").values_list("pk", flat=True))
+    assert notify.notifications_send_pending(now=T0).dead == 2
+    queue([world.users.grid1], key="k-other")  # still queued: not touched
+    other = Notification.objects.get(dedupe_key__startswith="k-other")
+
+    with pytest.raises(Forbidden):
+        notify.notifications_requeue(actor=world.users.community1, ids=dead_ids)
+    assert notify.notifications_requeue(actor=world.users.admin, ids=[dead_ids[0], other.pk]) == 1
+    first = Notification.objects.get(pk=dead_ids[0])
+    assert (first.state, first.attempts, first.next_attempt_at) == ("queued", 0, None)
+    assert Notification.objects.get(pk=dead_ids[1]).state == "failed"
+    entry = AuditEntry.objects.get(action="notification.requeue")
+    assert entry.after == {"ids": [dead_ids[0]], "count": 1} and entry.actor == world.users.admin
+    assert notify.notifications_requeue(actor=world.users.admin, ids=[dead_ids[0]]) == 0  # not dead now
+    flaky.failures = 0  # the gateway works again
+    result = notify.notifications_send_pending(now=T0 + timedelta(seconds=1))
+    assert result.sent == 2 and Notification.objects.get(pk=dead_ids[0]).state == "sent"
+
+    # The admin action, for the other dead row.
+    from django.contrib.auth import get_user_model
+
+    boss = get_user_model().objects.create_superuser("boss", "boss@example.org", "pw-123456789")
+    client.force_login(boss)
+    r = client.post(
+        "/admin/events/notification/",
+        {"action": "resend", "_selected_action": [dead_ids[1], first.pk]},
+        follow=True,
+    )
+    assert r.status_code == 200 and "已重新排队 1 条通知" in r.content.decode()
+    assert Notification.objects.get(pk=dead_ids[1]).state == "queued"

@@ -590,3 +590,20 @@ def test_every_choice_label_has_an_english_translation() -> None:
     with translation.override("en"):
         for label in labels:
             assert translation.gettext(label) != label, label
+
+
+def test_a_visit_whose_assignee_moved_away_is_listed_for_who_can_complete_it(
+    world: Any, visit: ReturnVisit
+) -> None:
+    """The list shows only visits the user can complete: community1 moved to another community no
+    longer sees (or can complete) it; the staff who now hold the event's territory do."""
+    c1 = world.users.community1
+    c1.territory = world.users.community2.territory
+    c1.save()
+    code = visit.event.tracking_code
+    assert code not in html(client_for(c1).get("/events/return-visits/"))
+    assert (
+        client_for(c1).post(f"/events/return-visits/{visit.pk}/complete/", {"outcome": "x"}).status_code
+        == 404
+    )
+    assert code in html(client_for(world.users.street1).get("/events/return-visits/"))

@@ -316,9 +316,9 @@ def open_counts_by_grid(*, user: Any) -> list[dict[str, Any]]:
 
 
 def return_visits_open(*, user: Any) -> QuerySet[ReturnVisit]:
-    """Return visits (回访) not done yet on events the user may see — also those assigned to the user:
-    a visit whose assignee has since moved out of the event's territory is listed for the staff who
-    now hold it (and can complete it), not for the former assignee, who could not."""
+    """Return visits (回访) not done yet on events the user may see. Being the assignee is not enough: a
+    visit whose assignee has since moved out of the event's territory is listed for the staff who now
+    hold it (and can complete it), not for the former assignee, who could not."""
     return (
         ReturnVisit.objects.filter(done_at__isnull=True)
         .filter(event__in=Event.objects.filter(visible_q(user)))

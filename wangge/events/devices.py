@@ -73,6 +73,42 @@ def _binding_path(
     raise InvalidInput("请绑定居民、场所、楼栋或填写设备位置", code="binding_required")
 
 
+def _device_fields(
+    actor: Any,
+    *,
+    kind: str,
+    name: str,
+    resident_id: Any,
+    place_id: Any,
+    building_id: Any,
+    lat: Any,
+    lng: Any,
+    life_safety: bool | None,
+) -> dict[str, Any]:
+    """The checked type, name, binding (bound objects in the actor's scope), path and life-safety flag
+    of a device being registered or corrected, as model field values."""
+    if kind not in Device.Kind.values:
+        raise InvalidInput("设备类型无效", code="invalid_kind")
+    name = (name or "").strip()
+    if len(name) > 100:
+        raise InvalidInput("设备名称不能超过100字", code="invalid_name")
+    flat, flng = _coords(lat, lng)
+    refs, path = _binding_path(
+        actor, resident_id=resident_id, place_id=place_id, building_id=building_id, lat=flat, lng=flng
+    )
+    return {
+        "kind": kind,
+        "name": name,
+        "resident_id": refs["resident"].pk if refs["resident"] else None,
+        "place_id": refs["place"].pk if refs["place"] else None,
+        "building_id": refs["building"].pk if refs["building"] else None,
+        "lat": flat,
+        "lng": flng,
+        "path": path,
+        "life_safety": bool(kind in LIFE_SAFETY_KINDS if life_safety is None else life_safety),
+    }
+
+
 def device_register(
     *,
     actor: Any,
@@ -91,33 +127,22 @@ def device_register(
     device_id = (device_id or "").strip()
     if not _DEVICE_ID.match(device_id):
         raise InvalidInput("设备编号须为1–64位字母、数字或 _ . : -", code="invalid_device_id")
-    if kind not in Device.Kind.values:
-        raise InvalidInput("设备类型无效", code="invalid_kind")
-    name = (name or "").strip()
-    if len(name) > 100:
-        raise InvalidInput("设备名称不能超过100字", code="invalid_name")
-    flat, flng = _coords(lat, lng)
-    refs, path = _binding_path(
-        actor, resident_id=resident_id, place_id=place_id, building_id=building_id, lat=flat, lng=flng
+    fields = _device_fields(
+        actor,
+        kind=kind,
+        name=name,
+        resident_id=resident_id,
+        place_id=place_id,
+        building_id=building_id,
+        lat=lat,
+        lng=lng,
+        life_safety=life_safety,
     )
-    if life_safety is None:
-        life_safety = kind in LIFE_SAFETY_KINDS
     if Device.objects.filter(device_id=device_id).exists():
         raise Conflict("该设备编号已登记", code="device_exists")
     try:
         with transaction.atomic():
-            device = Device.objects.create(
-                device_id=device_id,
-                kind=kind,
-                name=name,
-                resident=refs["resident"],
-                place=refs["place"],
-                building=refs["building"],
-                lat=flat,
-                lng=flng,
-                path=path,
-                life_safety=bool(life_safety),
-            )
+            device = Device.objects.create(device_id=device_id, **fields)
             audit_record(
                 actor=actor,
                 action="device_register",
@@ -155,35 +180,23 @@ def device_update(
     _require(actor, P_EDIT_REGISTER, "没有维护设备的权限")
     if not path_in_scope(actor, device.path):
         raise NotFound("未找到该设备", code="not_found")
-    if kind not in Device.Kind.values:
-        raise InvalidInput("设备类型无效", code="invalid_kind")
-    name = (name or "").strip()
-    if len(name) > 100:
-        raise InvalidInput("设备名称不能超过100字", code="invalid_name")
-    flat, flng = _coords(lat, lng)
-    refs, path = _binding_path(
-        actor, resident_id=resident_id, place_id=place_id, building_id=building_id, lat=flat, lng=flng
+    new = _device_fields(
+        actor,
+        kind=kind,
+        name=name,
+        resident_id=resident_id,
+        place_id=place_id,
+        building_id=building_id,
+        lat=lat,
+        lng=lng,
+        life_safety=life_safety,
     )
-    if life_safety is None:
-        life_safety = kind in LIFE_SAFETY_KINDS
-    fields = ("kind", "name", "resident_id", "place_id", "building_id", "lat", "lng", "path", "life_safety")
     with transaction.atomic():
         current = Device.objects.select_for_update().filter(pk=device.pk).first()
         if current is None:
             raise NotFound("未找到该设备", code="not_found")
-        new = {
-            "kind": kind,
-            "name": name,
-            "resident_id": refs["resident"].pk if refs["resident"] else None,
-            "place_id": refs["place"].pk if refs["place"] else None,
-            "building_id": refs["building"].pk if refs["building"] else None,
-            "lat": flat,
-            "lng": flng,
-            "path": path,
-            "life_safety": bool(life_safety),
-            "active": current.active if active is None else bool(active),
-        }
-        changed = [f for f in (*fields, "active") if getattr(current, f) != new[f]]
+        new["active"] = current.active if active is None else bool(active)
+        changed = [f for f in new if getattr(current, f) != new[f]]
         if changed:
             Device.objects.filter(pk=current.pk).update(**new)
             # The name may hold a person's name: the audit row records only that it changed.
@@ -197,6 +210,31 @@ def device_update(
             )
     device.refresh_from_db()
     return device
+
+
+_CORRECTABLE = (
+    "kind",
+    "name",
+    "resident_id",
+    "place_id",
+    "building_id",
+    "lat",
+    "lng",
+    "life_safety",
+    "active",
+)
+
+
+def device_patch(*, actor: Any, device: Device, changes: dict[str, Any]) -> Device:
+    """`device_update` of only the fields in `changes` (a subset of the correctable ones); the others keep
+    their values, except that a new type without a life-safety flag takes its type's default."""
+    unknown = set(changes) - set(_CORRECTABLE)
+    if unknown:
+        raise InvalidInput(f"不能修改的字段：{'、'.join(sorted(unknown))}", code="invalid_field")
+    current = {f: getattr(device, f) for f in _CORRECTABLE}
+    if "kind" in changes and "life_safety" not in changes:
+        current["life_safety"] = None
+    return device_update(actor=actor, device=device, **{**current, **changes})
 
 
 def device_deactivate(*, actor: Any, device: Device, reason: str = "") -> Device:

@@ -34,8 +34,11 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from wangge.accounts.roles import Role
+from wangge.audit.services import audit_record
 from wangge.core import crypto
 from wangge.core.claim import claim_rows
+from wangge.core.errors import Forbidden
 from wangge.core.masking import mask_name, mask_phone
 
 from .models import Event, Notification
@@ -438,10 +441,6 @@ def notifications_send_on_commit() -> None:
 def notifications_requeue(*, actor: Any, ids: Sequence[int]) -> int:
     """Give dead (failed) notifications a fresh set of attempts — after the SMS gateway or mail server is
     fixed — and hand them to the worker. Rows not dead are left alone. District admins only; audited."""
-    from wangge.accounts.roles import Role
-    from wangge.audit.services import audit_record
-    from wangge.core.errors import Forbidden
-
     if not (getattr(actor, "is_superuser", False) or getattr(actor, "role", "") == Role.DISTRICT_ADMIN):
         raise Forbidden("仅限区级管理员重新发送通知", code="permission_denied")
     with transaction.atomic():

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from wangge.accounts.roles import STAFF_ROLES
 from wangge.core.errors import NotFound
+from wangge.core.queries import one_or_none
 from wangge.core.scope import path_in_scope, scope_q
 from wangge.territory.models import Territory
 
@@ -162,8 +163,7 @@ def _event_or_404(user: Any, pk: Any, qs: QuerySet[Event]) -> Event:
         pk = int(pk)
     except (TypeError, ValueError):
         raise NotFound("事件不存在", code="not_found") from None
-    # Not .first(): its ORDER BY pk costs more to compile than the whole lookup (pk is unique anyway).
-    event = next(iter(qs.filter(pk=pk)[:1]), None)
+    event = one_or_none(qs.filter(pk=pk))
     if event is None or not may_see(user, event):
         raise NotFound("事件不存在", code="not_found")
     return event

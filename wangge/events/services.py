@@ -27,6 +27,7 @@ from wangge.accounts.roles import STAFF_ROLES, Role
 from wangge.audit.services import audit_record
 from wangge.core import crypto
 from wangge.core.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
+from wangge.core.queries import one_or_none
 from wangge.core.scope import path_in_scope
 
 from .calendar import WorkCalendar
@@ -393,8 +394,7 @@ def intake_existing(*, data: EventInput, actor: Any, key: str | None, fingerprin
 
 def _existing(key: str | None, data: EventInput, fingerprint: str = "", actor: Any = None) -> Event | None:
     if key:
-        # Unique columns: [:1] instead of .first(), whose ORDER BY pk only costs compile time.
-        found = next(iter(Event.objects.filter(idempotency_key=key)[:1]), None)
+        found = one_or_none(Event.objects.filter(idempotency_key=key))
         if found is not None:
             stored = (found.extra or {}).get("_fp")
             other_user = (
@@ -406,7 +406,7 @@ def _existing(key: str | None, data: EventInput, fingerprint: str = "", actor: A
                 raise Conflict("该 Idempotency-Key 已用于另一份不同的上报", code="idempotency_key_reused")
             return found
     if data.external_id:
-        return next(iter(Event.objects.filter(channel=data.channel, external_id=data.external_id)[:1]), None)
+        return one_or_none(Event.objects.filter(channel=data.channel, external_id=data.external_id))
     return None
 
 

@@ -114,8 +114,15 @@ class ReassignRequest(Versioned):
     reason = serializers.CharField(allow_blank=True, max_length=2000, help_text="改派理由（必填）")
 
 
-class FeedbackRequest(Versioned):
-    note = serializers.CharField(allow_blank=True, max_length=5000, help_text="处置情况")
+class FeedbackBody(Versioned):
+    """The fields of a feedback checked by the view; photos come from request.FILES."""
+
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=5000, help_text="处置情况（必填）"
+    )
+
+
+class FeedbackRequest(FeedbackBody):
     photos = serializers.ListField(
         child=serializers.FileField(), required=False, help_text="照片（JPEG/PNG/WebP，每张≤10MB，最多9张）"
     )

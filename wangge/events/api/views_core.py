@@ -1,20 +1,17 @@
 """Events API (intake, detail, actions, public tracking, configuration): thin views over the events
 services, selectors and display helpers."""
 
-from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import QuerySet
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import permissions, serializers, status, viewsets
+from rest_framework import permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from wangge.accounts.roles import P_IMPORT_REGISTER, P_MANAGE_TERRITORY
@@ -269,23 +266,13 @@ class EventViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def feedback(self, request: Request, pk: str) -> Response:
         """处置反馈（附照片，multipart 字段 photos 可重复）。"""
-        body = request.data
-        if not isinstance(body, Mapping):  # a JSON array: 400 as the other actions' serializers answer it
-            invalid = serializers.Serializer.default_error_messages["invalid"]
-            raise ValidationError(
-                {api_settings.NON_FIELD_ERRORS_KEY: [invalid.format(datatype=type(body).__name__)]}
-            )
-        note = body.get("note", "")
-        version = body.get("version") or None
-        ser = s.Versioned(data={"version": version})
-        ser.is_valid(raise_exception=True)
-        files = request.FILES.getlist("photos") if hasattr(request, "FILES") else []
+        d = validated(s.FeedbackBody, request)
         event = services.event_feedback(
             event_id=int(pk),
             actor=request.user,
-            note=str(note),
-            files=files,
-            expected_version=ser.validated_data.get("version"),
+            note=d["note"],
+            files=request.FILES.getlist("photos"),
+            expected_version=d.get("version"),
         )
         return _after_action(request, event)
 

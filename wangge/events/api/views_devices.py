@@ -71,9 +71,6 @@ class DeviceUpdate(serializers.Serializer):
     active = serializers.BooleanField(required=False, allow_null=True, default=None, help_text="是否启用")
 
 
-_BINDING = ("kind", "name", "resident_id", "place_id", "building_id", "lat", "lng", "life_safety", "active")
-
-
 class Deactivate(serializers.Serializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
@@ -146,11 +143,9 @@ class DeviceViewSet(viewsets.GenericViewSet):
     @extend_schema(request=DeviceUpdate(partial=True), responses=DeviceRow)
     def partial_update(self, request: Request, pk: str) -> Response:
         device = devices.device_get(user=request.user, pk=pk)
-        sent = validated(DeviceUpdate, request, partial=True)
-        current = {f: getattr(device, f) for f in _BINDING}
-        if "kind" in sent and "life_safety" not in sent:
-            current["life_safety"] = None  # a new type takes its own default
-        devices.device_update(actor=request.user, device=device, **{**current, **sent})
+        devices.device_patch(
+            actor=request.user, device=device, changes=validated(DeviceUpdate, request, partial=True)
+        )
         return Response(devices.device_display(devices.device_get(user=request.user, pk=pk)))
 
     @extend_schema(request=Deactivate, responses=DeviceRow)

@@ -199,3 +199,23 @@ def test_api_correct_a_device(devworld, api_for):
     assert_error(api_for(w.users.community2).patch(url, {"name": "x"}, format="json"), 404, "not_found")
     assert_error(api_for(w.users.dept1).patch(url, {"name": "x"}, format="json"), 403)
     assert Device.objects.get(pk=devworld.water.pk).name == "北门烟感"
+
+
+def test_patch_keeps_what_is_not_sent(devworld):
+    from wangge.core.errors import InvalidInput
+    from wangge.events.devices import device_patch
+
+    w, smoke = devworld.world, devworld.smoke
+    d = device_patch(actor=w.users.admin, device=smoke, changes={"name": "后厨烟感"})
+    assert (d.name, d.kind, d.place_id, d.path, d.life_safety) == (
+        "后厨烟感",
+        "smoke",
+        devworld.p1.pk,
+        w.g112.code,
+        True,
+    )
+    d = device_patch(actor=w.users.admin, device=d, changes={"kind": "water"})
+    assert d.life_safety is False and d.place_id == devworld.p1.pk  # the new type's default
+    with pytest.raises(InvalidInput):
+        device_patch(actor=w.users.admin, device=d, changes={"device_id": "X-1"})
+    assert Device.objects.get(pk=smoke.pk).device_id == "SMK-0001"

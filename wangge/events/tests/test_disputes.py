@@ -1,6 +1,6 @@
 """Disputes (E7): parties from the register (masked without register access), sessions, outcome."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group, Permission
@@ -18,32 +18,8 @@ from wangge.events.disputes import (
     party_display,
 )
 from wangge.events.models import DisputeOutcome, DisputeParty, Event, TimelineEntry
-from wangge.registry.services import resident_create
-from wangge.registry.tests.factories import make_id
 
 from .test_dedupe import make_event
-
-
-@pytest.fixture
-def dispute(world):
-    return make_event(world, "邻里因为漏水吵架，需要调解", category="0601")
-
-
-@pytest.fixture
-def residents(world):
-    here = resident_create(
-        actor=world.users.community1,
-        name="张三丰",
-        id_number=make_id(date(1960, 5, 1), seq=11),
-        grid=world.g111,
-    )
-    elsewhere = resident_create(
-        actor=world.users.community2,
-        name="王五",
-        id_number=make_id(date(1970, 1, 2), seq=21),
-        grid=world.g121,
-    )
-    return here, elsewhere
 
 
 @pytest.mark.django_db

@@ -31,7 +31,6 @@ from wangge.events.models import (
 from wangge.events.tests.core_helpers import report, staff
 from wangge.events.tests.test_dedupe import make_event
 from wangge.events.tests.test_devices import make_devworld
-from wangge.registry.services import resident_create
 from wangge.registry.tests.factories import make_id
 
 pytestmark = pytest.mark.django_db
@@ -52,28 +51,6 @@ def html(resp: Any) -> str:
 def local(dt: Any) -> str:
     """As an <input type="datetime-local"> sends it."""
     return timezone.localtime(dt).strftime("%Y-%m-%dT%H:%M")
-
-
-@pytest.fixture
-def dispute(world: Any) -> Event:
-    return make_event(world, "邻里因为漏水吵架，需要调解", category="0601")
-
-
-@pytest.fixture
-def residents(world: Any) -> tuple[Any, Any]:
-    here = resident_create(
-        actor=world.users.community1,
-        name="张三丰",
-        id_number=make_id(date(1960, 5, 1), seq=11),
-        grid=world.g111,
-    )
-    elsewhere = resident_create(
-        actor=world.users.community2,
-        name="王五",
-        id_number=make_id(date(1970, 1, 2), seq=21),
-        grid=world.g121,
-    )
-    return here, elsewhere
 
 
 # --- disputes: the section on the event page ----------------------------------------------------

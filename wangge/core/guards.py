@@ -6,6 +6,8 @@ scope check.
 
 from typing import Any
 
+from wangge.accounts.roles import Role
+
 from .errors import Forbidden, InvalidInput, NotFound
 from .scope import path_in_scope
 
@@ -13,6 +15,17 @@ from .scope import path_in_scope
 def require_perm(actor: Any, perm: str, message: str) -> None:
     """403 `permission_denied` with `message` unless `actor` holds `perm`."""
     if actor is not None and not actor.has_perm(perm):
+        raise Forbidden(message, code="permission_denied")
+
+
+def is_district_admin(user: Any) -> bool:
+    """A superuser or a district administrator (installation-wide settings: models, resends)."""
+    return bool(getattr(user, "is_superuser", False) or getattr(user, "role", "") == Role.DISTRICT_ADMIN)
+
+
+def require_district_admin(actor: Any, message: str = "仅限区级管理员使用") -> None:
+    """403 `permission_denied` with `message` unless `actor` is a district admin (None: the system)."""
+    if actor is not None and not is_district_admin(actor):
         raise Forbidden(message, code="permission_denied")
 
 

@@ -13,8 +13,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from wangge.accounts.roles import Role
 from wangge.audit.services import audit_record
+from wangge.core.guards import is_district_admin
 
 from .models import (
     CalendarDay,
@@ -242,8 +242,7 @@ class NotificationAdmin(ReadOnlyAdmin):
     actions = ["resend"]
 
     def has_resend_permission(self, request: HttpRequest) -> bool:
-        user = request.user
-        return bool(getattr(user, "is_superuser", False) or getattr(user, "role", "") == Role.DISTRICT_ADMIN)
+        return is_district_admin(request.user)
 
     @admin.action(description="重新发送所选的发送失败通知", permissions=["resend"])
     def resend(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:

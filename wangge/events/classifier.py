@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from wangge.audit.services import audit_record
 from wangge.core.errors import InvalidInput
+from wangge.core.guards import require_district_admin
 
 from .models import Category, ClassifierVersion, Event, Urgency
 
@@ -362,6 +363,7 @@ def classifier_train(
     """
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
+    require_district_admin(actor, "仅限区级管理员训练分类模型")
     if min_samples_per_class < 2:
         raise InvalidInput("每个分类的最少样本数不能小于2", code="invalid_min_samples")
     if folds < 2:

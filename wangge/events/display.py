@@ -6,6 +6,7 @@ reporter must see (rejection, handling result) with phone/ID numbers masked. Pho
 users who can see the event, through the attachment endpoint (never a public URL).
 """
 
+import functools
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,7 @@ from django.utils import timezone
 from wangge.accounts.roles import Role
 from wangge.core.crypto import decrypt
 from wangge.core.masking import mask_name, mask_phone
+from wangge.core.queries import Prepared
 
 from .models import (
     Attachment,
@@ -236,6 +238,17 @@ def return_visit_display(visit: ReturnVisit) -> dict[str, Any]:
     }
 
 
+@functools.cache
+def _related_query(name: str) -> Prepared[Any]:
+    """The rows of the event's reverse relation `name`, compiled once (they are read on every detail);
+    unsorted (the caller sorts, so there is no ORDER BY to run)."""
+    rel = getattr(Event, name).rel
+    qs = rel.related_model.objects.all()
+    if name == "return_visits":
+        qs = qs.select_related("assigned_to")
+    return Prepared(lambda event_id: qs.filter(**{rel.field.attname: event_id}), event_id=int)
+
+
 def _related(event: Event, name: str) -> list[Any]:
     """The event's related rows `name`: prefetched ones when there (a new event from intake, or
     `selectors.event_get_detail`), none when the annotation `<name>_n` counted none, else one query."""
@@ -244,8 +257,11 @@ def _related(event: Event, name: str) -> list[Any]:
         return list(cached)
     if getattr(event, f"{name}_n", None) == 0:
         return []
-    rows = getattr(event, name).order_by()  # sorted by the caller; no ORDER BY to compile or run
-    return list(rows.select_related("assigned_to") if name == "return_visits" else rows)
+    rows = _related_query(name).rows(event_id=event.pk)
+    field = getattr(Event, name).rel.field
+    for row in rows:  # as the related manager does: row.event is this event, not another query
+        field.set_cached_value(row, event)
+    return rows
 
 
 def _count(event: Event, name: str) -> int:

@@ -34,11 +34,11 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from wangge.accounts.roles import Role
 from wangge.audit.services import audit_record
 from wangge.core import crypto
 from wangge.core.claim import claim_rows
 from wangge.core.errors import Forbidden
+from wangge.core.guards import require_district_admin
 from wangge.core.masking import mask_name, mask_phone
 
 from .models import Event, Notification
@@ -441,8 +441,9 @@ def notifications_send_on_commit() -> None:
 def notifications_requeue(*, actor: Any, ids: Sequence[int]) -> int:
     """Give dead (failed) notifications a fresh set of attempts — after the SMS gateway or mail server is
     fixed — and hand them to the worker. Rows not dead are left alone. District admins only; audited."""
-    if not (getattr(actor, "is_superuser", False) or getattr(actor, "role", "") == Role.DISTRICT_ADMIN):
-        raise Forbidden("仅限区级管理员重新发送通知", code="permission_denied")
+    if actor is None:
+        raise Forbidden("重新发送通知须由区级管理员操作", code="permission_denied")
+    require_district_admin(actor, "仅限区级管理员重新发送通知")
     with transaction.atomic():
         dead = list(
             Notification.objects.select_for_update()

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from wangge.accounts.roles import STAFF_ROLES
 from wangge.core.errors import NotFound
-from wangge.core.queries import one_or_none
+from wangge.core.queries import Prepared, one_or_none
 from wangge.core.scope import path_in_scope, scope_q
 from wangge.territory.models import Territory
 
@@ -158,12 +158,16 @@ def may_see(user: Any, event: Event) -> bool:
     return WhistleSummon.objects.filter(unit_id__in=units, whistle__event_id=event.pk).exists()
 
 
-def _event_or_404(user: Any, pk: Any, qs: QuerySet[Event]) -> Event:
+_MAX_ID = 2**63 - 1
+
+
+def _event_or_404(user: Any, pk: Any, fetch: Any) -> Event:
+    """`fetch(pk)` (one event or None) for a well-formed id, if `user` may see it; else NotFound."""
     try:
         pk = int(pk)
     except (TypeError, ValueError):
         raise NotFound("事件不存在", code="not_found") from None
-    event = one_or_none(qs.filter(pk=pk))
+    event = fetch(pk) if 0 < pk <= _MAX_ID else None
     if event is None or not may_see(user, event):
         raise NotFound("事件不存在", code="not_found")
     return event
@@ -171,7 +175,9 @@ def _event_or_404(user: Any, pk: Any, qs: QuerySet[Event]) -> Event:
 
 def event_get(*, user: Any, pk: Any) -> Event:
     """One event the user may see (NotFound otherwise, also for ids that do not exist)."""
-    return _event_or_404(user, pk, Event.objects.select_related(*_RELATED))
+    return _event_or_404(
+        user, pk, lambda pk: one_or_none(Event.objects.select_related(*_RELATED).filter(pk=pk))
+    )
 
 
 def _n(model: Any, fk: str) -> Coalesce:
@@ -216,20 +222,35 @@ def _attach_reference(event: Event) -> None:
             setattr(event, name, obj)
 
 
+# The detail read is the busiest query of the API; compiled once (see core.queries.Prepared).
+_DETAIL = Prepared(lambda pk: _detail_queryset().filter(pk=pk)[:1], pk=int)
+
+
 def event_get_detail(*, user: Any, pk: Any) -> Event:
     """`event_get` for the detail view: also how many attachments, return visits and merged duplicates
     it has (`display.event_detail` skips the query for any that has none)."""
-    event = _event_or_404(user, pk, _detail_queryset())
+    event = _event_or_404(user, pk, lambda pk: _DETAIL.one(pk=pk))
     _attach_reference(event)
     return event
 
 
+_TRACKING_CODE_MAX = Event._meta.get_field("tracking_code").max_length or 16
+_BY_TRACKING_CODE = Prepared(
+    lambda code: Event.objects.select_related(
+        "status", "category", "master", "master__status", "master__category"
+    ).filter(tracking_code=code)[:1],
+    code=str,
+)
+
+
 def event_by_tracking_code(*, tracking_code: str) -> Event:
-    event = (
-        Event.objects.select_related("status", "category", "master", "master__status", "master__category")
-        .filter(tracking_code=(tracking_code or "").strip().upper())
-        .first()
-    )
+    """The event of a public tracking code (unique; compiled once: residents look codes up often)."""
+    code = (tracking_code or "").strip().upper()
+    # A code no event can have (too long, control characters such as NUL, which PostgreSQL refuses
+    # in text) is simply not found.
+    if len(code) > _TRACKING_CODE_MAX or not code.isprintable():
+        raise NotFound("查询码不存在", code="not_found")
+    event = _BY_TRACKING_CODE.one(code=code)
     if event is None:
         raise NotFound("查询码不存在", code="not_found")
     return event

@@ -22,6 +22,8 @@ from drf_spectacular.validation import validate_schema
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from wangge.accounts.roles import Role
+from wangge.accounts.services import user_create
 from wangge.conftest import PASSWORD, assert_error
 
 API_PREFIX = "/api/v1/"
@@ -206,6 +208,36 @@ def test_token_inactive_user_and_missing_fields(world):
         APIClient().post("/api/v1/auth/token/", {"username": "grid1"}, format="json"), 400, "invalid"
     )
     assert "password" in body["details"]
+
+
+def test_token_lookup_loads_what_the_orm_loads(world):
+    """The one-statement token lookup gives the same user, territory and token, typed, as the ORM."""
+    from wangge.accounts.authentication import token_user
+
+    no_territory = user_create(username="loose", password=PASSWORD, role=Role.RESIDENT, territory_id=None)
+    for user in (world.users.grid1, world.users.admin, no_territory):
+        key = Token.objects.get_or_create(user=user)[0].key
+        ref = Token.objects.select_related("user", "user__territory").get(key=key)
+        got = token_user(key)
+        assert got is not None
+        got_user, got_token = got
+        pairs = [(got_token, ref), (got_user, ref.user)]
+        if ref.user.territory is None:
+            assert got_user.territory is None
+        else:
+            pairs.append((got_user.territory, ref.user.territory))
+        for mine, theirs in pairs:
+            for f in type(theirs)._meta.concrete_fields:
+                a, b = getattr(mine, f.attname), getattr(theirs, f.attname)
+                assert a == b and type(a) is type(b), (f.name, a, b)
+        assert got_token.user is got_user
+    assert token_user("0" * 40) is None
+    # An inactive user's token is refused, as DRF's own authentication does.
+    world.users.grid2.is_active = False
+    world.users.grid2.save(update_fields=["is_active"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=world.users.grid2).key}")
+    assert_error(client.get("/api/v1/events/"), 401, "authentication_failed")
 
 
 @pytest.mark.skipif(not ENDPOINTS, reason="no GET endpoint under /api/v1/ yet")

@@ -11,9 +11,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from wangge.accounts.roles import STAFF_ROLES, Role
+from wangge.accounts.roles import STAFF_ROLES
 from wangge.core.api import validated
 from wangge.core.errors import Forbidden
+from wangge.core.guards import require_district_admin
 
 from .. import classifier, disputes, merge
 from ..dedupe import distance_m, duplicate_candidates, triage_event_get
@@ -25,11 +26,6 @@ from ..models import ClassifierVersion, DisputeOutcome, DisputeParty, Event
 def _require_staff(user: Any) -> None:
     if not (getattr(user, "is_superuser", False) or getattr(user, "role", "") in STAFF_ROLES):
         raise Forbidden("仅限工作人员使用", code="permission_denied")
-
-
-def _require_district_admin(user: Any) -> None:
-    if not (getattr(user, "is_superuser", False) or getattr(user, "role", "") == Role.DISTRICT_ADMIN):
-        raise Forbidden("仅限区级管理员使用", code="permission_denied")
 
 
 # --- serializers ------------------------------------------------------------------------------------
@@ -214,7 +210,7 @@ class ClassifierView(APIView):
         responses=ClassifierStatus,
     )
     def get(self, request: Request) -> Response:
-        _require_district_admin(request.user)
+        require_district_admin(request.user)
         return Response(ClassifierStatus(classifier.classifier_status()).data)
 
 
@@ -227,7 +223,7 @@ class ClassifierTrainView(APIView):
         responses={201: VersionRow},
     )
     def post(self, request: Request) -> Response:
-        _require_district_admin(request.user)
+        require_district_admin(request.user)
         data = validated(TrainRequest, request)
         version = classifier.classifier_train(actor=request.user, **data)
         return Response(VersionRow(version).data, status=status.HTTP_201_CREATED)

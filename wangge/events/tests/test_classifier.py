@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 
 from wangge.audit.models import AuditEntry
 from wangge.conftest import assert_error
-from wangge.core.errors import InvalidInput
+from wangge.core.errors import Forbidden, InvalidInput
 from wangge.events import classifier
 from wangge.events.classifier import (
     classifier_reset,
@@ -318,3 +318,14 @@ def test_classify_api(world, api_for):
     assert_error(
         api_for(world.users.resident1).post("/api/v1/classify/", {"text": "油烟"}, format="json"), 403
     )
+
+
+def test_only_district_admins_train(world):
+    """The service itself refuses other staff (not only the API view); the command runs as the system."""
+    closed_events(8, codes=["0103", "0104"])
+    for user in (world.users.street1, world.users.grid1, world.users.dept1):
+        with pytest.raises(Forbidden) as err:
+            classifier_train(actor=user)
+        assert err.value.code == "permission_denied"
+    assert not ClassifierVersion.objects.exists()
+    assert classifier_train(actor=world.users.admin).active

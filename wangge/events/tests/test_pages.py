@@ -155,6 +155,10 @@ def test_track_page_is_public_and_anonymised(world: Any) -> None:
     assert e.tracking_code in page and e.status.name in page
     assert "13812345678" not in page and "138****5678" not in page
     assert Client().get("/track/ZZZZZZZZZZ/").status_code == 404
+    # Codes no event can have are not found either, on both databases (NUL is refused by PostgreSQL).
+    for bad in ("AB%00C", "A" * 40, "AB%01C"):
+        assert Client().get(f"/track/{bad}/").status_code == 404, bad
+        assert Client().get(f"/api/v1/track/{bad}/").status_code == 404, bad
     # lower case works too
     assert Client().get(f"/track/{e.tracking_code.lower()}/").status_code == 200
 

@@ -11,6 +11,7 @@ from rest_framework.authtoken.models import Token
 
 from wangge.core.queries import Prepared
 
+_KEY_MAX = Token._meta.get_field("key").max_length or 40
 _TOKEN = Prepared(
     lambda key: Token.objects.select_related("user", "user__territory").filter(key=key), key=str
 )
@@ -18,6 +19,8 @@ _TOKEN = Prepared(
 
 def token_user(key: str) -> tuple[Any, Token] | None:
     """(user with its territory loaded, token) for an API key, or None if there is no such key."""
+    if len(key) > _KEY_MAX or not key.isprintable():  # no token has it; PostgreSQL refuses NUL in text
+        return None
     token = _TOKEN.one(key=key)
     return None if token is None else (token.user, token)
 

@@ -243,7 +243,7 @@ def _related_query(name: str) -> Prepared[Any]:
     """The rows of the event's reverse relation `name`, compiled once (they are read on every detail);
     unsorted (the caller sorts, so there is no ORDER BY to run)."""
     rel = getattr(Event, name).rel
-    qs = rel.related_model.objects.all()
+    qs = rel.related_model._default_manager.all()  # what the related manager starts from
     if name == "return_visits":
         qs = qs.select_related("assigned_to")
     return Prepared(lambda event_id: qs.filter(**{rel.field.attname: event_id}), event_id=int)

@@ -232,6 +232,7 @@ def test_token_lookup_loads_what_the_orm_loads(world):
                 assert a == b and type(a) is type(b), (f.name, a, b)
         assert got_token.user is got_user
     assert token_user("0" * 40) is None
+    assert token_user("0" * 41) is None and token_user("ab\x00cd") is None
     # An inactive user's token is refused, as DRF's own authentication does.
     world.users.grid2.is_active = False
     world.users.grid2.save(update_fields=["is_active"])

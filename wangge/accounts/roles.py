@@ -5,16 +5,17 @@ Roles are Django groups, so an installation can change what a role may do in the
 """
 
 from django.db import models
+from django.utils.translation import gettext_noop
 
 
 class Role(models.TextChoices):
-    DISTRICT_ADMIN = "district_admin", "区级管理员"
-    STREET_STAFF = "street_staff", "街道工作人员"
-    COMMUNITY_STAFF = "community_staff", "社区工作人员"
-    GRID_WORKER = "grid_worker", "网格员"
-    DEPT_HANDLER = "dept_handler", "部门处置人员"
-    PARTY_MEMBER = "party_member", "党员"
-    RESIDENT = "resident", "居民"
+    DISTRICT_ADMIN = "district_admin", gettext_noop("区级管理员")
+    STREET_STAFF = "street_staff", gettext_noop("街道工作人员")
+    COMMUNITY_STAFF = "community_staff", gettext_noop("社区工作人员")
+    GRID_WORKER = "grid_worker", gettext_noop("网格员")
+    DEPT_HANDLER = "dept_handler", gettext_noop("部门处置人员")
+    PARTY_MEMBER = "party_member", gettext_noop("党员")
+    RESIDENT = "resident", gettext_noop("居民")
 
 
 STAFF_ROLES = {Role.DISTRICT_ADMIN, Role.STREET_STAFF, Role.COMMUNITY_STAFF, Role.GRID_WORKER}

@@ -272,12 +272,15 @@ def likely_duplicates_visible(*, user: Any, events: list[Event]) -> dict[int, di
     """event id -> its likely duplicate ({id, tracking_code, score}) where the user may see that one too:
     a report near a grid boundary can resemble an event of a neighbouring grid outside the user's scope."""
     marked = {e.pk: e.extra["likely_duplicate"] for e in events if (e.extra or {}).get("likely_duplicate")}
-    if not marked:
-        return {}
-    visible = set(
-        events_in_scope(user).filter(pk__in={d["id"] for d in marked.values()}).values_list("id", flat=True)
-    )
+    visible = visible_ids(user, {d["id"] for d in marked.values()})
     return {pk: dup for pk, dup in marked.items() if dup["id"] in visible}
+
+
+def visible_ids(user: Any, ids: set[int]) -> set[int]:
+    """The ids among `ids` of events the user may triage/merge (`events_in_scope`); no query for none."""
+    if not ids:
+        return set()
+    return set(events_in_scope(user).filter(pk__in=ids).values_list("id", flat=True))
 
 
 def triage_event_get(*, user: Any, pk: Any) -> Event:

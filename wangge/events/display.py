@@ -13,12 +13,14 @@ from typing import Any
 
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from wangge.accounts.roles import Role
 from wangge.core.crypto import decrypt
 from wangge.core.masking import mask_name, mask_phone
 from wangge.core.queries import Prepared
 
+from .dedupe import visible_ids
 from .models import (
     Attachment,
     Channel,
@@ -34,33 +36,33 @@ from .models import (
 )
 
 ACTION_LABELS = {
-    "report": "上报",
-    "triage": "智能分拣",
-    "accept": "受理",
-    "reject": "不予受理",
-    "dispatch": "派遣",
-    "reassign": "改派",
-    "sign": "签收",
-    "return": "退回",
-    "escalate": "上报上级",
-    "suspend": "挂起",
-    "resume": "恢复处置",
-    "feedback": "处置反馈",
-    "verify": "核查",
-    "rework": "返工",
-    "close": "结案",
-    "rate": "评价",
-    "reopen": "重新打开",
-    "return_visit": "回访任务",
-    "return_visit_done": "完成回访",
-    "photos": "补充照片",
-    "merge": "合并",
-    "merged_into": "并入主事件",
-    "whistle": "吹哨",
-    "transition": "状态变更",
-    "dispute_party": "登记当事人",
-    "mediation": "调解",
-    "dispute_outcome": "调解结果",
+    "report": gettext_noop("上报"),
+    "triage": gettext_noop("智能分拣"),
+    "accept": gettext_noop("受理"),
+    "reject": gettext_noop("不予受理"),
+    "dispatch": gettext_noop("派遣"),
+    "reassign": gettext_noop("改派"),
+    "sign": gettext_noop("签收"),
+    "return": gettext_noop("退回"),
+    "escalate": gettext_noop("上报上级"),
+    "suspend": gettext_noop("挂起"),
+    "resume": gettext_noop("恢复处置"),
+    "feedback": gettext_noop("处置反馈"),
+    "verify": gettext_noop("核查"),
+    "rework": gettext_noop("返工"),
+    "close": gettext_noop("结案"),
+    "rate": gettext_noop("评价"),
+    "reopen": gettext_noop("重新打开"),
+    "return_visit": gettext_noop("回访任务"),
+    "return_visit_done": gettext_noop("完成回访"),
+    "photos": gettext_noop("补充照片"),
+    "merge": gettext_noop("合并"),
+    "merged_into": gettext_noop("并入主事件"),
+    "whistle": gettext_noop("吹哨"),
+    "transition": gettext_noop("状态变更"),
+    "dispute_party": gettext_noop("登记当事人"),
+    "mediation": gettext_noop("调解"),
+    "dispute_outcome": gettext_noop("调解结果"),
 }
 # Public view: the note of these steps is shown (masked); others show only the step.
 PUBLIC_NOTE_ACTIONS = {"reject", "feedback", "close", "merge"}
@@ -272,8 +274,10 @@ def _count(event: Event, name: str) -> int:
     return len(cached) if cached is not None else int(getattr(event, name).count())
 
 
-def event_detail(event: Event) -> dict[str, Any]:
-    """Everything a staff member who may see the event gets (reporter contact masked)."""
+def event_detail(event: Event, *, viewer: Any) -> dict[str, Any]:
+    """Everything a staff member who may see the event gets (reporter contact masked). The likely
+    duplicate noted at triage is shown only when `viewer` may see that event too: a report near a grid
+    boundary can resemble an event of a neighbouring grid."""
     from .services import reopen_deadline
 
     now = timezone.now()
@@ -315,7 +319,7 @@ def event_detail(event: Event) -> dict[str, Any]:
                 "calendar_fallback": event.calendar_fallback,
             },
             "deadlines": [clock_display(c, now) for c in clocks],
-            "timeline": timeline_display(entries, atts),
+            "timeline": _duplicates_hidden(timeline_display(entries, atts), viewer),
             "attachments": [attachment_display(a) for a in atts],
             "merged_count": _count(event, "merged"),
             "rating": event.rating,
@@ -328,6 +332,15 @@ def event_detail(event: Event) -> dict[str, Any]:
         }
     )
     return row
+
+
+def _duplicates_hidden(timeline: list[dict[str, Any]], viewer: Any) -> list[dict[str, Any]]:
+    noted = [t["data"] for t in timeline if isinstance(t["data"].get("likely_duplicate"), dict)]
+    shown = visible_ids(viewer, {d["likely_duplicate"]["id"] for d in noted})
+    for data in noted:
+        if data["likely_duplicate"]["id"] not in shown:
+            data["likely_duplicate"] = None
+    return timeline
 
 
 def event_public_display(event: Event) -> dict[str, Any]:

@@ -7,6 +7,7 @@ graph, categories, time limits and dispatch rules are data, seeded by migrations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_noop
 
 
 class EventType(models.TextChoices):
@@ -35,23 +36,23 @@ class Channel(models.TextChoices):
 
 
 class Stage(models.TextChoices):
-    ACCEPT = "accept", "受理"
-    DISPATCH = "dispatch", "派遣"
-    HANDLE = "handle", "处置"
-    VERIFY = "verify", "核查"
+    ACCEPT = "accept", gettext_noop("受理")
+    DISPATCH = "dispatch", gettext_noop("派遣")
+    HANDLE = "handle", gettext_noop("处置")
+    VERIFY = "verify", gettext_noop("核查")
 
 
 class Level(models.TextChoices):
-    GRID = "grid", "网格"
-    COMMUNITY = "community", "社区"
-    STREET = "street", "街道"
-    DISTRICT = "district", "区"
+    GRID = "grid", gettext_noop("网格")
+    COMMUNITY = "community", gettext_noop("社区")
+    STREET = "street", gettext_noop("街道")
+    DISTRICT = "district", gettext_noop("区")
 
 
 class Warning(models.TextChoices):
-    NONE = "none", "正常"
-    YELLOW = "yellow", "黄色预警"
-    RED = "red", "红色超期"
+    NONE = "none", gettext_noop("正常")
+    YELLOW = "yellow", gettext_noop("黄色预警")
+    RED = "red", gettext_noop("红色超期")
 
 
 class Category(models.Model):
@@ -123,12 +124,12 @@ class HandlingUnit(models.Model):
     company or member unit. Members are the accounts that act for it."""
 
     class Kind(models.TextChoices):
-        DEPARTMENT = "department", "职能部门"
-        ENFORCEMENT = "enforcement", "综合行政执法"
-        COMMUNITY = "community", "社区"
-        STREET = "street", "街道"
-        PROPERTY = "property", "物业公司"
-        MEMBER_UNIT = "member_unit", "成员单位"
+        DEPARTMENT = "department", gettext_noop("职能部门")
+        ENFORCEMENT = "enforcement", gettext_noop("综合行政执法")
+        COMMUNITY = "community", gettext_noop("社区")
+        STREET = "street", gettext_noop("街道")
+        PROPERTY = "property", gettext_noop("物业公司")
+        MEMBER_UNIT = "member_unit", gettext_noop("成员单位")
 
     name = models.CharField("名称", max_length=100)
     kind = models.CharField("类型", max_length=16, choices=Kind.choices)
@@ -382,9 +383,9 @@ class Whistle(models.Model):
 
 class WhistleSummon(models.Model):
     class State(models.TextChoices):
-        SUMMONED = "summoned", "已吹哨"
-        ACKNOWLEDGED = "acknowledged", "已报到"
-        MISSED = "missed", "超时未报到"
+        SUMMONED = "summoned", gettext_noop("已吹哨")
+        ACKNOWLEDGED = "acknowledged", gettext_noop("已报到")
+        MISSED = "missed", gettext_noop("超时未报到")
 
     whistle = models.ForeignKey(Whistle, on_delete=models.CASCADE, related_name="summons")
     unit = models.ForeignKey(HandlingUnit, on_delete=models.PROTECT)
@@ -404,9 +405,9 @@ class WhistleSummon(models.Model):
 
 class ExtensionRequest(models.Model):
     class State(models.TextChoices):
-        PENDING = "pending", "待审批"
-        APPROVED = "approved", "已批准"
-        REJECTED = "rejected", "已驳回"
+        PENDING = "pending", gettext_noop("待审批")
+        APPROVED = "approved", gettext_noop("已批准")
+        REJECTED = "rejected", gettext_noop("已驳回")
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="extensions")
     stage = models.CharField(max_length=16, choices=Stage.choices)

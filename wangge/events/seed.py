@@ -3,18 +3,20 @@
 Loaded by migration 0002 and by `events_seed_defaults()`; every row is editable afterwards (admin/API).
 """
 
+from django.utils.translation import gettext_noop
+
 # code, name, stage, is_initial, is_closed
 STATUSES = [
-    ("pending", "待受理", "accept", True, False),
-    ("accepted", "已受理", "dispatch", False, False),
-    ("rejected", "不予受理", "", False, True),
-    ("dispatched", "已派遣", "handle", False, False),
-    ("handling", "处置中", "handle", False, False),
-    ("suspended", "挂起", "", False, False),
-    ("handled", "已处置", "verify", False, False),
-    ("verifying", "核查中", "verify", False, False),
-    ("closed", "已结案", "", False, True),
-    ("rated", "已评价", "", False, True),
+    ("pending", gettext_noop("待受理"), "accept", True, False),
+    ("accepted", gettext_noop("已受理"), "dispatch", False, False),
+    ("rejected", gettext_noop("不予受理"), "", False, True),
+    ("dispatched", gettext_noop("已派遣"), "handle", False, False),
+    ("handling", gettext_noop("处置中"), "handle", False, False),
+    ("suspended", gettext_noop("挂起"), "", False, False),
+    ("handled", gettext_noop("已处置"), "verify", False, False),
+    ("verifying", gettext_noop("核查中"), "verify", False, False),
+    ("closed", gettext_noop("已结案"), "", False, True),
+    ("rated", gettext_noop("已评价"), "", False, True),
 ]
 
 # source, target, action name, roles ([] = any staff), requires_note

@@ -149,7 +149,7 @@ def _rows(events: Any) -> list[dict[str, Any]]:
 def _card(event: Event, *, user: Any) -> dict[str, Any]:
     """What the staff event page shows (display.event_detail: reporter contact masked), plus the
     whistles, extensions, SOS watch, merged reports and likely duplicates."""
-    card = _dates(display.event_detail(event))
+    card = _dates(display.event_detail(event, viewer=user))
     for item in [*card["attachments"], *(a for t in card["timeline"] for a in t["attachments"])]:
         item["url"] = reverse("event-attachment", args=[event.pk, item["id"]])
     watch = getattr(event, "sos_watch", None)

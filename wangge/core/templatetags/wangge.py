@@ -1,6 +1,7 @@
 """Small display helpers for templates. Masking itself lives in wangge.core.masking."""
 
 from django import template
+from django.utils.translation import gettext
 
 from wangge.accounts.roles import Role
 from wangge.core.masking import mask_name
@@ -14,9 +15,16 @@ _COLOURS = {"red", "orange", "yellow", "green", "blue", "purple", "grey", "gray"
 def role_label(code: str) -> str:
     """Role code to label, e.g. grid_worker -> 网格员 (unknown codes are shown as they are)."""
     try:
-        return str(Role(code).label)
+        return gettext(str(Role(code).label))
     except ValueError:
         return code
+
+
+@register.filter
+def tr(value: object) -> object:
+    """A Chinese label that is a model choice or seeded data (status, action, stage, role) in the page's
+    language where a translation exists; a name an installation typed itself is shown as it is."""
+    return gettext(str(value)) if value else value  # gettext("") would be the catalogue's header
 
 
 @register.filter

@@ -58,7 +58,7 @@ def _event_input(d: dict[str, Any]) -> EventInput:
 
 
 def _detail(request: Request, pk: Any) -> Response:
-    return Response(event_detail(selectors.event_get_detail(user=request.user, pk=pk)))
+    return Response(event_detail(selectors.event_get_detail(user=request.user, pk=pk), viewer=request.user))
 
 
 def _after_action(request: Request, event: Event) -> Response:
@@ -125,7 +125,7 @@ class EventViewSet(viewsets.GenericViewSet):
             data=data, actor=request.user, idempotency_key=request.headers.get("Idempotency-Key")
         )
         return Response(
-            event_detail(selectors.event_reloaded(event, created=created)),
+            event_detail(selectors.event_reloaded(event, created=created), viewer=request.user),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 

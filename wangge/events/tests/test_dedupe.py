@@ -218,3 +218,27 @@ def test_nearby_index_misses_nothing_a_full_scan_would_match() -> None:
         assert {o.pk for o in full} <= {o.pk for o in got}
         checked += len(full)
     assert checked > 2 * len(events)  # many real matches, not an empty comparison
+
+
+def test_event_detail_hides_a_likely_duplicate_the_viewer_may_not_see(world: Any, api_for: Any) -> None:
+    """The triage step's note of a likely duplicate names that event's tracking code: staff who may see
+    the event but not its look-alike in a neighbouring territory get the note without it."""
+    from wangge.events.models import TimelineEntry
+    from wangge.events.tests.core_helpers import G111, G211, report
+
+    outside = report("路灯坏了", at=G211)  # street 2: outside community1's scope
+    mine = report("楼道堆满杂物", at=G111)
+    TimelineEntry.objects.filter(event=mine, action="triage").update(
+        data={"likely_duplicate": {"id": outside.pk, "tracking_code": outside.tracking_code, "score": 0.8}}
+    )
+
+    def noted(user: Any) -> Any:
+        resp = api_for(user).get(f"/api/v1/events/{mine.pk}/")
+        assert resp.status_code == 200, resp.content
+        [triage] = [t for t in resp.json()["timeline"] if t["action"] == "triage"]
+        return triage["data"]["likely_duplicate"]
+
+    assert noted(world.users.community1) is None
+    page = api_for(world.users.community1).get(f"/api/v1/events/{mine.pk}/")
+    assert outside.tracking_code not in page.content.decode()
+    assert noted(world.users.admin)["tracking_code"] == outside.tracking_code

@@ -569,6 +569,34 @@ def test_every_choice_label_has_an_english_translation() -> None:
             assert translation.gettext(label) != label, label
 
 
+def test_labels_shown_through_the_tr_filter_have_english_translations() -> None:
+    """Stage, level, warning, unit kind, whistle and extension states, roles, the default status graph and
+    the timeline's step names: pages show them through the `tr` filter (a name an installation typed
+    itself stays as typed)."""
+    from wangge.events.display import ACTION_LABELS
+    from wangge.events.models import ExtensionRequest, HandlingUnit, Level, Stage, Warning, WhistleSummon
+    from wangge.events.seed import STATUSES
+
+    labels = {
+        str(label)
+        for c in (Stage, Level, Warning, HandlingUnit.Kind, WhistleSummon.State, ExtensionRequest.State, Role)
+        for _v, label in c.choices
+    }
+    labels |= {name for _code, name, *_rest in STATUSES} | set(ACTION_LABELS.values())
+    with translation.override("en"):
+        missing = sorted(label for label in labels if translation.gettext(label) == label)
+    assert not missing
+
+
+def test_event_page_labels_in_english(world: Any) -> None:
+    event = report()
+    page = html(client_for(world.users.community1, language="en").get(f"/events/{event.pk}/"))
+    for label in ("Awaiting acceptance", "Automatic triage", "Community staff", "Grid"):
+        assert label in page, label
+    for chinese in ("待受理", "智能分拣", "社区工作人员"):
+        assert chinese not in page, chinese
+
+
 def test_a_visit_whose_assignee_moved_away_is_listed_for_who_can_complete_it(
     world: Any, visit: ReturnVisit
 ) -> None:

@@ -16,6 +16,7 @@ from django.db.models import Q, QuerySet
 
 from wangge.accounts.roles import STAFF_ROLES
 from wangge.core.errors import NotFound
+from wangge.core.queries import Prepared
 from wangge.core.scope import path_in_scope, scope_q
 
 from .models import Event
@@ -276,11 +277,19 @@ def likely_duplicates_visible(*, user: Any, events: list[Event]) -> dict[int, di
     return {pk: dup for pk, dup in marked.items() if dup["id"] in visible}
 
 
+# An event's path by id (compiled once: the event detail asks it whenever triage noted a duplicate).
+_PATH = Prepared(lambda pk: Event.objects.filter(pk=pk).only("path"), pk=int)
+
+
 def visible_ids(user: Any, ids: set[int]) -> set[int]:
-    """The ids among `ids` of events the user may triage/merge (`events_in_scope`); no query for none."""
-    if not ids:
+    """The ids among `ids` of events the user may triage/merge (`event_visible`); no query for none."""
+    if not ids or not _is_staff(user):
         return set()
-    return set(events_in_scope(user).filter(pk__in=ids).values_list("id", flat=True))
+    if len(ids) == 1:
+        rows = _PATH.rows(pk=next(iter(ids)))
+    else:
+        rows = list(Event.objects.filter(pk__in=ids).only("path"))
+    return {e.pk for e in rows if event_visible(user, e)}
 
 
 def triage_event_get(*, user: Any, pk: Any) -> Event:

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from wangge.audit.services import audit_record
 from wangge.core.errors import InvalidInput, ServiceError
+from wangge.core.queries import rows_by_pk
 
 from . import dedupe
 from .classifier import classify_texts
@@ -298,7 +299,7 @@ def _locate_all(pending: list[_Pending]) -> None:
             id(p): (int(g) if g is not None else None) for p, g in zip(with_point, found, strict=True)
         }
     building_ids = {p.event.building_id for p in pending if p.event.building_id}
-    buildings = Building.objects.order_by().in_bulk(building_ids) if building_ids else {}
+    buildings = rows_by_pk(Building, building_ids)
     addresses: dict[str, list[Building]] = {}
     wanted = {p.event.address for p in pending if p.event.address and grid_ids.get(id(p)) is None}
     if wanted:
@@ -325,9 +326,7 @@ def _locate_all(pending: list[_Pending]) -> None:
         p.event.grid_id = grid.pk if grid else None
         p.event.building_id = building.pk if building is not None else p.event.building_id
         p.located_by = how
-    # No ORDER BY (Territory's default ordering): compiling it cost more than the lookup.
-    located = {p.event.grid_id for p in pending if p.event.grid_id}
-    grids = Territory.objects.order_by().in_bulk(located) if located else {}
+    grids = rows_by_pk(Territory, {p.event.grid_id for p in pending if p.event.grid_id})
     for p in pending:
         grid = grids.get(p.event.grid_id) if p.event.grid_id else None
         p.event.grid, p.event.path = grid, grid.code if grid is not None else ""

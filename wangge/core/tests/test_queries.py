@@ -80,3 +80,18 @@ def test_bad_use_is_refused(world: Any) -> None:
         Prepared(lambda at: Event.objects.filter(created_at=at), at=float).rows(at=1.0)
     with pytest.raises(ImproperlyConfigured):
         Prepared(lambda pk: Event.objects.filter(pk=pk).values("id"), pk=int).rows(pk=1)
+
+
+def test_rows_by_pk_is_in_bulk(world: Any, django_assert_num_queries: Any) -> None:
+    from wangge.core.queries import rows_by_pk
+    from wangge.territory.models import Territory
+
+    grids = [world.g111, world.g112]
+    for ids in ({grids[0].pk}, {g.pk for g in grids}, {grids[0].pk, 10**9}, {10**9}):
+        got = rows_by_pk(Territory, ids)
+        ref = Territory.objects.in_bulk(ids)
+        assert got.keys() == ref.keys()
+        for pk, row in got.items():
+            same(row, ref[pk])
+    with django_assert_num_queries(0):
+        assert rows_by_pk(Territory, set()) == {}

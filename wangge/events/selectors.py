@@ -24,6 +24,9 @@ from .reference import reference
 _RELATED = ("status", "category", "suggested_category", "grid", "handler_unit", "handler_user")
 
 
+_SUMMONED_AS_IDS = 5000
+
+
 def _unit_ids(user: Any) -> list[int]:
     return list(user.handling_units.filter(active=True).values_list("pk", flat=True))
 
@@ -37,8 +40,16 @@ def visible_q(user: Any) -> Q:
     q = Q(handler_user=user)
     units = _unit_ids(user)
     if units:
-        summoned = WhistleSummon.objects.filter(unit_id__in=units).values("whistle__event_id")
-        q |= Q(handler_unit_id__in=units) | Q(pk__in=summoned)
+        q |= Q(handler_unit_id__in=units)
+        # The events its units were summoned to, as ids: an OR with a subquery cannot use the indexes,
+        # and over a long history PostgreSQL then filtered every event (2.4 s for a department's list
+        # over 1,000,000 events, 6 ms with the ids).
+        summoned = WhistleSummon.objects.filter(unit_id__in=units).values_list("whistle__event_id", flat=True)
+        ids = set(summoned[:_SUMMONED_AS_IDS])
+        if len(ids) >= _SUMMONED_AS_IDS:
+            q |= Q(pk__in=summoned)  # a department summoned this often: the subquery after all
+        elif ids:
+            q |= Q(pk__in=ids)
     if getattr(user, "role", "") in STAFF_ROLES:
         q |= scope_q(user) & ~Q(path="")
         territory = getattr(user, "territory", None)

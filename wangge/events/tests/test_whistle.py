@@ -193,3 +193,22 @@ def test_whistle_api(world, units, api_for):
     per_event = api_for(world.users.street1).get(url)
     assert per_event.status_code == 200 and len(per_event.json()) == 1
     assert_error(api_for(world.users.street2).get(url), 404)
+
+
+@pytest.mark.parametrize("as_ids", [True, False], ids=["ids", "subquery"])
+def test_a_summoned_department_sees_the_event(world, units, monkeypatch, as_ids):
+    """A member of a summoned unit sees the event (list, detail, my tasks aside), whether the summoned
+    events are passed as ids or, for a department summoned very often, as a subquery."""
+    from wangge.events import selectors
+
+    if not as_ids:
+        monkeypatch.setattr(selectors, "_SUMMONED_AS_IDS", 1)
+    event = make_event(world, start=at(2025, 9, 29, 9), handler_user=world.users.grid1)
+    other = make_event(world, start=at(2025, 9, 29, 10), handler_user=world.users.grid1)
+    officer = units.market_officer
+    assert not selectors.event_list(user=officer).exists()
+    blow(world, units, event)
+    assert [e.pk for e in selectors.event_list(user=officer)] == [event.pk]
+    assert selectors.event_get(user=officer, pk=event.pk).pk == event.pk
+    with pytest.raises(NotFound):
+        selectors.event_get(user=officer, pk=other.pk)

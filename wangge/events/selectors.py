@@ -191,7 +191,7 @@ def event_get(*, user: Any, pk: Any) -> Event:
     )
 
 
-def _n(model: Any, fk: str) -> Coalesce:
+def related_count(model: Any, fk: str) -> Coalesce:
     """COUNT(*) of `model` rows whose `fk` is the outer event, as a subquery (0 when none)."""
     rows = model.objects.filter(**{fk: OuterRef("pk")}).order_by().values(fk)
     return Coalesce(Subquery(rows.annotate(c=Count("pk")).values("c")[:1]), 0)
@@ -215,9 +215,9 @@ def _detail_queryset() -> QuerySet[Event]:
     """Built once per process and cloned per request (building the three count subqueries cost as much
     as running the query). Status and categories come from the reference cache, not joins."""
     return Event.objects.select_related("grid", "handler_unit", "handler_user").annotate(
-        attachments_n=_n(Attachment, "event"),
-        return_visits_n=_n(ReturnVisit, "event"),
-        merged_n=_n(Event, "master"),
+        attachments_n=related_count(Attachment, "event"),
+        return_visits_n=related_count(ReturnVisit, "event"),
+        merged_n=related_count(Event, "master"),
     )
 
 

@@ -515,9 +515,11 @@ def event_list(request: HttpRequest) -> HttpResponse:
 @staff_required
 def my_tasks(request: HttpRequest) -> HttpResponse:
     events = selectors.my_tasks(user=request.user)
+    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))  # most urgent first
     user = cast("User", request.user)  # staff_required: signed in
     visits = selectors.return_visits_open(user=user).filter(assigned_to=user).count()
-    return render(request, "events/tasks.html", {"rows": _rows(events), "visits": visits})
+    context = {"page_obj": page, "rows": _rows(page.object_list), "visits": visits}
+    return render(request, "events/tasks.html", context)
 
 
 @staff_required

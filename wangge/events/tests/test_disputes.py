@@ -173,3 +173,26 @@ def test_dispute_api(world, api_for, dispute, residents):
     lamp = make_event(world, "路灯不亮", category="0702")
     assert_error(client.get(f"/api/v1/events/{lamp.pk}/dispute/"), 400, "not_dispute")
     assert DisputeParty.objects.count() == 1
+
+
+def test_dispute_list_counts_parties_and_sessions_per_row(world, dispute):
+    from wangge.events.disputes import dispute_list
+    from wangge.events.tests.conftest import make_event
+
+    quiet = make_event(world, "楼上装修噪音扰民，双方争执", category="0601")
+    c1 = world.users.community1
+    for name in ("张三", "李四"):
+        dispute_party_add(actor=c1, event_id=dispute.pk, side="other", name=name)
+    now = timezone.now()
+    held = [now - timedelta(days=d) for d in (5, 1, 3)]
+    for t in held:
+        mediation_session_add(actor=c1, event_id=dispute.pk, held_at=t, mediator="老娘舅", summary="调解")
+    rows = {e.pk: e for e in dispute_list(user=c1)}
+    assert (rows[dispute.pk].party_count, rows[dispute.pk].session_count) == (2, 3)
+    assert rows[dispute.pk].last_session_at == max(held)
+    assert (rows[quiet.pk].party_count, rows[quiet.pk].session_count, rows[quiet.pk].last_session_at) == (
+        0,
+        0,
+        None,
+    )
+    assert dispute_list(user=c1).count() == 2

@@ -503,3 +503,22 @@ def test_reporter_verifies_on_the_tracking_page_and_through_the_api(world: Any) 
     assert r.status_code == 409 and r.json()["code"] == "illegal_transition"
     r = anon.post(f"/api/v1/track/{e.tracking_code}/verify/", {}, content_type="application/json")
     assert r.status_code == 400
+
+
+def test_my_tasks_page_is_paged_most_urgent_first(world: Any) -> None:
+    """A busy handler's task list comes 30 at a time, the nearest deadline first (over a long history
+    the unpaged list took seconds to render)."""
+    from datetime import timedelta
+
+    from wangge.events.tests.clock_helpers import at, make_event
+
+    events = [
+        make_event(world, start=at(2025, 9, 1, 9) + timedelta(days=i), handler_user=world.users.grid1)
+        for i in range(33)
+    ]
+    g1 = client_for(world.users.grid1)
+    first, second = html(g1.get("/events/tasks/")), html(g1.get("/events/tasks/?page=2"))
+    on_first = [e for e in events if e.tracking_code in first]
+    on_second = [e for e in events if e.tracking_code in second]
+    assert on_first == events[:30] and on_second == events[30:]
+    assert "共 33 件" in first and "第 1 / 2 页" in first

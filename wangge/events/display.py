@@ -336,9 +336,10 @@ def event_detail(event: Event, *, viewer: Any) -> dict[str, Any]:
 
 def _duplicates_hidden(timeline: list[dict[str, Any]], viewer: Any) -> list[dict[str, Any]]:
     noted = [t["data"] for t in timeline if isinstance(t["data"].get("likely_duplicate"), dict)]
-    shown = visible_ids(viewer, {d["likely_duplicate"]["id"] for d in noted})
+    ids = {d["likely_duplicate"].get("id") for d in noted}
+    shown = visible_ids(viewer, {i for i in ids if isinstance(i, int)})
     for data in noted:
-        if data["likely_duplicate"]["id"] not in shown:
+        if data["likely_duplicate"].get("id") not in shown:
             data["likely_duplicate"] = None
     return timeline
 

@@ -44,8 +44,13 @@ def visible_q(user: Any) -> Q:
         # The events its units were summoned to, as ids: an OR with a subquery cannot use the indexes,
         # and over a long history PostgreSQL then filtered every event (2.4 s for a department's list
         # over 1,000,000 events, 6 ms with the ids).
-        summoned = WhistleSummon.objects.filter(unit_id__in=units).values_list("whistle__event_id", flat=True)
-        ids = set(summoned[:_SUMMONED_AS_IDS])
+        summoned = (
+            WhistleSummon.objects.filter(unit_id__in=units)
+            .order_by()
+            .values_list("whistle__event_id", flat=True)
+            .distinct()
+        )
+        ids = list(summoned[:_SUMMONED_AS_IDS])  # distinct: a full slice means there may be more
         if len(ids) >= _SUMMONED_AS_IDS:
             q |= Q(pk__in=summoned)  # a department summoned this often: the subquery after all
         elif ids:

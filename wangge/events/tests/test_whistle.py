@@ -212,3 +212,27 @@ def test_a_summoned_department_sees_the_event(world, units, monkeypatch, as_ids)
     assert selectors.event_get(user=officer, pk=event.pk).pk == event.pk
     with pytest.raises(NotFound):
         selectors.event_get(user=officer, pk=other.pk)
+
+
+def test_summoned_events_are_counted_once_per_event(world, units, monkeypatch):
+    """A department summoned twice to an event (two of its units): the ids are distinct events, so a
+    full first slice switches to the subquery instead of leaving events out."""
+    from wangge.events import selectors
+
+    monkeypatch.setattr(selectors, "_SUMMONED_AS_IDS", 3)
+    units.law.members.add(units.market_officer)
+    events = [
+        make_event(world, start=at(2025, 9, 29, 9 + i), handler_user=world.users.grid1) for i in range(3)
+    ]
+    for event in events[:2]:
+        blow(world, units, event)  # law and market: two summonses each
+    whistle.whistle_blow(
+        event_id=events[2].pk,
+        actor=world.users.community1,
+        unit_ids=[units.market.pk],
+        note="请市场监管到场",
+        now=at(2025, 9, 30, 16),
+    )
+    assert WhistleSummon.objects.count() == 5
+    seen = {e.pk for e in selectors.event_list(user=units.market_officer)}
+    assert seen == {e.pk for e in events}

@@ -40,7 +40,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy wangge
+	$(BIN)/mypy wangge bench
 
 bench: install
 	$(BIN)/python bench/run.py

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 TARGET_ROWS_S = 10_000
@@ -272,7 +273,7 @@ def run(args: argparse.Namespace, workdir: Path, url: str) -> int:
 
     # Baseline: the same rows, bulk_create only (no validation, no encryption, no dwellings).
     with CalamineWorkbook.from_path(str(xlsx)) as wb:
-        data = wb.get_sheet_by_index(0).to_python()[1:]
+        data: list[list[Any]] = wb.get_sheet_by_index(0).to_python()[1:]
     bids = dict(Building.objects.values_list("code", "id"))
     paths = dict(Building.objects.values_list("code", "path"))
     Occupancy.objects.all().delete()

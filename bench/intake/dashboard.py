@@ -38,7 +38,7 @@ def load(n: int, grids: list[Any], seed: int = 3) -> float:
     cats = list(Category.objects.filter(parent__isnull=False).values_list("pk", flat=True))
     now = timezone.now()
     fields = [f for f in Event._meta.concrete_fields if not f.primary_key]
-    cols = [f.column for f in fields]
+    cols = [str(f.column) for f in fields]
     base = {f.attname: f.get_default() for f in fields}
     base.update(
         title="基准事件",
@@ -141,7 +141,8 @@ def time_counts(user: Any, repeat: int = 7) -> tuple[list[float], list[dict[str,
     from wangge.events import selectors
 
     fn = getattr(selectors, "open_counts_by_grid", None)
-    times, rows = [], []
+    times: list[float] = []
+    rows: list[dict[str, Any]] = []
     for _ in range(repeat):
         t = time.perf_counter()
         rows = fn(user=user) if fn is not None else list(equivalent_queryset(user))

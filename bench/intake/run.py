@@ -38,6 +38,7 @@ import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -176,7 +177,7 @@ def run(args: argparse.Namespace, workdir: Path, url: str, server: list[subproce
         display_name="基准测试",
     )
     token = Token.objects.create(user=user).key
-    results: dict[str, object] = {}
+    results: dict[str, Any] = {}
 
     # --- (a) in-process pipeline vs raw insert ---------------------------------------------------------
     reports = bench_data.reports(ctx, args.events + 21)
@@ -305,8 +306,8 @@ def run(args: argparse.Namespace, workdir: Path, url: str, server: list[subproce
         )
         su = type(user).objects.filter(is_superuser=True).first()
         if su is not None:
-            t2, _ = dashboard.time_counts(su, repeat=4)
-            print(f"  same for a superuser (no scope filter): {dashboard.summary(t2)}")
+            su_times, _ = dashboard.time_counts(su, repeat=4)
+            print(f"  same for a superuser (no scope filter): {dashboard.summary(su_times)}")
         if conn.vendor == "postgresql":
             print("  EXPLAIN ANALYZE of the same query:")
             plan = dashboard.equivalent_queryset(user).explain(analyze=True)

@@ -3,12 +3,13 @@
 import functools
 import threading
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, TypeVar, get_args, get_origin
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from django.db.models import Model, QuerySet
-from django.db.models.query import ModelIterable, get_related_populators
+from django.db.models.query import ModelIterable, ValuesListIterable, get_related_populators
 
 M = TypeVar("M", bound=Model)
 
@@ -22,27 +23,55 @@ def one_or_none(qs: QuerySet[M]) -> M | None:
 # Values no real query passes, put in the place of each parameter while compiling once.
 _INT_MARKER = -2_147_480_000
 _STR_MARKER = "\u2063wangge-prepared-{}\u2063"
+_DATETIME_MARKER = datetime(1901, 2, 3, 4, 5, 6, tzinfo=UTC)
+
+
+class Shape:
+    """The type of a `Prepared` argument that is not a parameter but part of the query (a LIMIT, a
+    choice of conditions): the builder gets the value itself, and each value compiles its own SQL."""
+
+
+_SCALARS = (int, str, float, datetime)
+
+
+def _element_type(kind: Any) -> type | None:
+    """int for list[int] (a list of values, one parameter each); None for a scalar type."""
+    if get_origin(kind) is list and len(get_args(kind)) == 1 and get_args(kind)[0] in _SCALARS:
+        return get_args(kind)[0]  # type: ignore[no-any-return]
+    return None
 
 
 class _Compiled:
     """What one compilation leaves: the SQL, its parameters with the markers' positions, and how to
-    turn a row into model instances (columns, select_related populators, annotations, converters)."""
+    turn a row into model instances (columns, select_related populators, annotations, converters) or,
+    for `values_list()`, into tuples."""
 
-    def __init__(self, qs: QuerySet[Any], markers: dict[str, Any], alias: str) -> None:
-        if qs._iterable_class is not ModelIterable or qs._prefetch_related_lookups:  # type: ignore[attr-defined]
-            raise ImproperlyConfigured("Prepared takes model querysets without prefetch_related")
+    def __init__(self, qs: QuerySet[Any], markers: dict[Any, Any], alias: str) -> None:
+        self.values = qs._iterable_class is ValuesListIterable  # type: ignore[attr-defined]
+        if qs._prefetch_related_lookups or not (  # type: ignore[attr-defined]
+            qs._iterable_class is ModelIterable  # type: ignore[attr-defined]
+            or (self.values and not qs.query.extra_select and not qs.query.annotation_select)
+        ):
+            raise ImproperlyConfigured(
+                "Prepared takes model querysets without prefetch_related, or plain values_list()"
+            )
+        connection = connections[alias]
         compiler = qs.query.get_compiler(using=alias)
         self.sql, params = compiler.as_sql()
         self.params = list(params)
-        self.positions: dict[str, list[int]] = {}
-        for name, marker in markers.items():
-            found = [i for i, p in enumerate(self.params) if p == marker]
+        self.positions: dict[Any, list[int]] = {}
+        for key, marker in markers.items():
+            db_marker = _db_value(marker, connection)
+            found = [i for i, p in enumerate(self.params) if p == db_marker and type(p) is type(db_marker)]
             if not found:  # the value was transformed (LIKE pattern, list) or is not a parameter
-                raise ImproperlyConfigured(f"Prepared: {name} is not a plain query parameter")
-            self.positions[name] = found
+                raise ImproperlyConfigured(f"Prepared: {key} is not a plain query parameter")
+            self.positions[key] = found
+        select = compiler.select
+        self.converters = compiler.get_converters([s[0] for s in select[0 : compiler.col_count]])
+        if self.values:
+            return
         klass_info = compiler.klass_info
         assert klass_info is not None  # a model queryset
-        select = compiler.select
         self.model = klass_info["model"]
         fields = klass_info["select_fields"]
         self.start, self.end = fields[0], fields[-1] + 1
@@ -50,78 +79,158 @@ class _Compiled:
         # Django 5.2's signature; the installed stubs describe a later one with fetch_mode.
         self.populators = get_related_populators(klass_info, select, alias)  # type: ignore[call-arg]
         self.annotations = dict(compiler.annotation_col_map or {})
-        self.converters = compiler.get_converters([s[0] for s in select[0 : compiler.col_count]])
+
+
+def _db_value(value: Any, connection: Any) -> Any:
+    """A value as the ORM hands it to the driver: datetimes through the backend's adapter (SQLite
+    stores text), everything else as is. So only DateTimeField lookups take datetime values."""
+    if isinstance(value, datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    return value
 
 
 class Prepared(Generic[M]):
-    """A queryset compiled to SQL once per process and database, then run with new values.
+    """A queryset compiled to SQL once per process, database and shape, then run with new values.
 
     Django compiles a queryset on every evaluation; on the hottest reads (an event's detail: a handful
-    of small lookups by key) that took more CPU than the database did. `build(**values)` makes the
-    queryset; it is compiled once with marker values, and each call substitutes the real values at
-    the markers' places. So a value must reach the SQL unchanged as a parameter (`pk=…`,
-    `event_id=…`), not as a pattern or a list, and must not change the query's shape; anything else is
-    refused when first compiled. Rows become instances as the ORM makes them (select_related objects,
-    annotations, converters applied)."""
+    of small lookups by key; each report's duplicate search) that took more CPU than the database did.
+    `build(**values)` makes the queryset; it is compiled once with marker values, and each call
+    substitutes the real values at the markers' places. So a value must reach the SQL unchanged as a
+    parameter (`pk=…`, `event_id=…`, `lat__range=(…)`, a DateTimeField compared with a datetime), not
+    as a pattern, and must not change the query's shape; anything else is refused when first compiled.
 
-    def __init__(self, build: Callable[..., QuerySet[M]], **types: type) -> None:
+    Types: int, str, float, datetime; `list[int]` (and of the other three) for `__in` lists, one
+    parameter per element, each length compiling its own SQL (the builder gets as many markers, and
+    must leave the condition out for none); `Shape` for values that change the query itself (a LIMIT),
+    passed to the builder as they are. Rows become instances as the ORM makes them (select_related
+    objects, annotations, converters applied), or tuples for a `values_list()` queryset (`tuples`)."""
+
+    MAX_SHAPES = 256  # compiled variants kept per query; past that the oldest are compiled again
+
+    def __init__(self, build: Callable[..., QuerySet[M]], **types: Any) -> None:
+        for name, kind in types.items():
+            if kind is not Shape and kind not in _SCALARS and _element_type(kind) is None:
+                raise ImproperlyConfigured(f"Prepared: {name} cannot be {kind}")
         self.build = build
         self.types = types
-        self._compiled: dict[tuple[str, str], _Compiled] = {}
+        # (name, type, element type of a list or None), worked out once: every call walks them.
+        self._kinds = [(name, kind, _element_type(kind)) for name, kind in types.items()]
+        self._compiled: dict[tuple[Any, ...], _Compiled] = {}
         self._lock = threading.Lock()
 
-    def _markers(self) -> dict[str, Any]:
-        markers: dict[str, Any] = {}
-        for i, (name, kind) in enumerate(self.types.items()):
-            if kind is int:
-                markers[name] = _INT_MARKER - i
-            elif kind is str:
-                markers[name] = _STR_MARKER.format(i)
+    def _shape(self, values: dict[str, Any]) -> tuple[Any, ...]:
+        if values.keys() != self.types.keys():
+            raise TypeError(f"Prepared takes exactly {sorted(self.types)}")
+        shape: list[Any] = []
+        for name, kind, element in self._kinds:
+            value = values[name]
+            if kind is Shape:
+                shape.append(value)
+            elif element is not None:
+                if not isinstance(value, list | tuple | set | frozenset):
+                    raise TypeError(f"Prepared: {name} must be a list")
+                for item in value:
+                    _check(name, item, element)
+                shape.append(len(value))
             else:
-                raise ImproperlyConfigured(f"Prepared: {name} must be int or str, not {kind}")
-        return markers
+                _check(name, value, kind)
+        return tuple(shape)
 
-    def rows(self, *, using: str = "default", **values: Any) -> list[M]:
+    def _markers(self, shape: tuple[Any, ...]) -> tuple[dict[str, Any], dict[Any, Any]]:
+        """The builder's arguments (markers, lists of markers, shape values) and each marker by the
+        parameter it stands for: a name, or (name, index) for a list's element."""
+        arguments: dict[str, Any] = {}
+        markers: dict[Any, Any] = {}
+        counter = iter(range(1_000_000))
+        dims = iter(shape)
+        for name, kind, element in self._kinds:
+            if kind is Shape:
+                arguments[name] = next(dims)
+            elif element is not None:
+                items = [_marker(element, next(counter)) for _ in range(next(dims))]
+                arguments[name] = items
+                markers.update({(name, i): m for i, m in enumerate(items)})
+            else:
+                arguments[name] = markers[name] = _marker(kind, next(counter))
+        return arguments, markers
+
+    def _run(self, using: str, values: dict[str, Any]) -> tuple[_Compiled, list[Any], Any]:
         connection = connections[using]
-        key = (using, connection.vendor)
+        shape = self._shape(values)
+        key = (using, connection.vendor, *shape)
         compiled = self._compiled.get(key)
         if compiled is None:
             with self._lock:
-                markers = self._markers()
-                compiled = _Compiled(self.build(**markers), markers, using)
+                arguments, markers = self._markers(shape)
+                compiled = _Compiled(self.build(**arguments), markers, using)
+                if len(self._compiled) >= self.MAX_SHAPES:
+                    self._compiled.pop(next(iter(self._compiled)))
                 self._compiled[key] = compiled
-        if values.keys() != compiled.positions.keys():
-            raise TypeError(f"Prepared takes exactly {sorted(compiled.positions)}")
+        lists = {name: list(values[name]) for name, _, element in self._kinds if element is not None}
         params = list(compiled.params)
-        for name, places in compiled.positions.items():
-            value = values[name]
-            if not isinstance(value, self.types[name]) or isinstance(value, bool):
-                raise TypeError(f"Prepared: {name} must be {self.types[name].__name__}")
-            for i in places:
+        for place, positions in compiled.positions.items():
+            value = lists[place[0]][place[1]] if isinstance(place, tuple) else values[place]
+            value = _db_value(value, connection)
+            for i in positions:
                 params[i] = value
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             fetched = cursor.fetchall()
+        return compiled, fetched, connection
+
+    def rows(self, *, using: str = "default", **values: Any) -> list[M]:
+        compiled, fetched, connection = self._run(using, values)
+        if compiled.values:
+            raise ImproperlyConfigured("Prepared: a values_list() query gives tuples(), not rows()")
         return [self._instance(compiled, row, connection) for row in fetched]
 
     def one(self, *, using: str = "default", **values: Any) -> M | None:
         """The first row (of a lookup by a unique key), or None."""
         return next(iter(self.rows(using=using, **values)), None)
 
+    def tuples(self, *, using: str = "default", **values: Any) -> list[tuple[Any, ...]]:
+        """The rows of a `values_list()` queryset, converted as the ORM converts them."""
+        compiled, fetched, connection = self._run(using, values)
+        if not compiled.values:
+            raise ImproperlyConfigured("Prepared: a model query gives rows(), not tuples()")
+        return [tuple(_converted(compiled, row, connection)) for row in fetched]
+
     @staticmethod
     def _instance(compiled: _Compiled, fetched: Any, connection: Any) -> Any:
-        row = list(fetched)
-        for pos, (funcs, expression) in compiled.converters.items():
-            value = row[pos]
-            for func in funcs:
-                value = func(value, expression, connection)
-            row[pos] = value
+        row = _converted(compiled, fetched, connection)
         obj = compiled.model.from_db(connection.alias, compiled.init_list, row[compiled.start : compiled.end])
         for populator in compiled.populators:
             populator.populate(row, obj)
         for attr, pos in compiled.annotations.items():
             setattr(obj, attr, row[pos])
         return obj
+
+
+def _converted(compiled: _Compiled, fetched: Any, connection: Any) -> list[Any]:
+    row = list(fetched)
+    for pos, (funcs, expression) in compiled.converters.items():
+        value = row[pos]
+        for func in funcs:
+            value = func(value, expression, connection)
+        row[pos] = value
+    return row
+
+
+def _check(name: str, value: Any, kind: type) -> None:
+    # bool is an int to Python but not to a query; an int passes where a float is asked, as in the ORM.
+    ok = isinstance(value, kind) or (kind is float and isinstance(value, int))
+    if not ok or isinstance(value, bool):
+        raise TypeError(f"Prepared: {name} must be {kind.__name__}")
+
+
+def _marker(kind: type, n: int) -> Any:
+    if kind is int:
+        return _INT_MARKER - n
+    if kind is str:
+        return _STR_MARKER.format(n)
+    if kind is float:
+        return _INT_MARKER - n - 0.5  # never equal to an int marker
+    return _DATETIME_MARKER + timedelta(microseconds=n)
 
 
 @functools.cache

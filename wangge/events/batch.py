@@ -338,35 +338,23 @@ def _find_duplicates(pending: list[_Pending], now: datetime) -> None:
     metres = float(settings.WANGGE_DEDUPE_METRES)
     window = timedelta(hours=float(settings.WANGGE_DEDUPE_HOURS))
     placed = [p for p in pending if p.event.lat is not None or p.event.building_id or p.event.address]
-    where = dedupe.place_q(
-        points=[(p.event.lat, p.event.lng) for p in placed if p.event.lat is not None],  # type: ignore[misc]
+    cats = {p.event.category_id or p.event.suggested_category_id for p in placed} - {None}
+    if not cats:
+        return
+    rows = dedupe.recent_nearby(
+        box=dedupe.box_around(
+            [(p.event.lat, p.event.lng) for p in placed if p.event.lat is not None],  # type: ignore[misc]
+            metres,
+        ),
         building_ids={p.event.building_id for p in placed if p.event.building_id},
         addresses={p.event.address for p in placed if p.event.address},
-        metres=metres,
-    )
-    cats = {p.event.category_id or p.event.suggested_category_id for p in placed} - {None}
-    if where is None or not cats:
-        return
-    qs = (
-        dedupe.open_candidates(where, since=now - window, category_ids=cats)  # type: ignore[arg-type]
-        .only(
-            "id",
-            "tracking_code",
-            "title",
-            "description",
-            "lat",
-            "lng",
-            "address",
-            "building_id",
-            "category_id",
-            "suggested_category_id",
-            "created_at",
-        )
-        .order_by("-created_at")[: dedupe.MAX_CANDIDATES * min(20, len(placed))]
+        since=now - window,
+        category_ids=cats,  # type: ignore[arg-type]
+        limit=dedupe.MAX_CANDIDATES * min(20, len(placed)),
     )
     grams = dedupe.Grams()
-    rows = list(qs)
-    lats = [abs(x.lat) for x in (*rows, *(p.event for p in placed)) if x.lat is not None]
+    reports: list[dedupe.Report] = [*rows, *(p.event for p in placed)]
+    lats = [abs(x.lat) for x in reports if x.lat is not None]
     by_category: dict[int, dedupe.Nearby] = {}
 
     def nearby(key: int) -> dedupe.Nearby:
@@ -374,16 +362,16 @@ def _find_duplicates(pending: list[_Pending], now: datetime) -> None:
             by_category[key] = dedupe.Nearby(metres, max(lats, default=0.0))
         return by_category[key]
 
-    for other in rows:
-        key = other.category_id or other.suggested_category_id
+    for row in rows:
+        key = row.category_id or row.suggested_category_id
         if key is not None:
-            nearby(key).add(other)
+            nearby(key).add(row)
     for p in placed:
         e = p.event
         key = e.category_id or e.suggested_category_id
         if key is None:
             continue
-        best: tuple[float, float, int, Event] | None = None
+        best: tuple[float, float, int, dedupe.Report] | None = None
         for other in nearby(key).candidates(e):
             scored = dedupe.match(e, other, metres=metres, grams=grams)
             if scored is not None and (best is None or (-scored[0], scored[1]) < (-best[0], best[1])):

@@ -301,14 +301,17 @@ class Event(models.Model):
             ),
             # Duplicate search: time window plus a lat/lng box.
             models.Index(fields=["created_at", "lat", "lng"], name="event_dedupe_idx"),
-            # …and of one category (or, unclassified, one suggested category): a report's candidates are
-            # then the category's recent reports, however long the history (20 ms → 2 ms of PostgreSQL
-            # per report with an address over 1,000,000 events, where the box cannot use the index above).
-            models.Index(fields=["category", "created_at"], name="event_dedupe_cat_idx"),
+            # …and of one category (or, unclassified, one suggested category), with the place columns in
+            # the key: each arm of the candidate query (`dedupe.open_candidates`) is answered inside the
+            # index, and only the reports actually near are read from the table, however long the history
+            # and however many recent reports the category has. The building arm uses the building's index.
             models.Index(
-                fields=["suggested_category", "created_at"],
+                fields=["category", "created_at", "lat", "lng", "address"], name="event_dedupe_place_idx"
+            ),
+            models.Index(
+                fields=["suggested_category", "created_at", "lat", "lng", "address"],
                 condition=models.Q(category__isnull=True),
-                name="event_dedupe_sugg_idx",
+                name="event_dedupe_sugg_place_idx",
             ),
         ]
 

@@ -1,12 +1,14 @@
 """core.queries.Prepared: a queryset compiled once gives what the ORM gives, on either database."""
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import Model
+from django.db.models import Model, Q
+from django.utils import timezone
 
-from wangge.core.queries import Prepared
+from wangge.core.queries import Prepared, Shape
 from wangge.events.models import Event, HandlingUnit, TimelineEntry
 from wangge.events.selectors import _detail_queryset
 from wangge.events.tests.core_helpers import G112, report
@@ -76,10 +78,98 @@ def test_bad_use_is_refused(world: Any) -> None:
         plain.rows(pk=True)
     with pytest.raises(TypeError):
         plain.rows(id=1)
-    with pytest.raises(ImproperlyConfigured):
-        Prepared(lambda at: Event.objects.filter(created_at=at), at=float).rows(at=1.0)
+    with pytest.raises(ImproperlyConfigured):  # no parameter type
+        Prepared(lambda at: Event.objects.filter(extra=at), at=dict)
+    with pytest.raises(ImproperlyConfigured):  # a date, not a datetime, reaches the SQL
+        Prepared(lambda at: Event.objects.filter(created_at__date=at), at=datetime).rows(at=timezone.now())
     with pytest.raises(ImproperlyConfigured):
         Prepared(lambda pk: Event.objects.filter(pk=pk).values("id"), pk=int).rows(pk=1)
+    listed = Prepared(lambda ids: Event.objects.filter(pk__in=ids).values_list("id"), ids=list[int])
+    with pytest.raises(TypeError):
+        listed.tuples(ids=1)
+    with pytest.raises(TypeError):
+        listed.tuples(ids=["1"])
+    with pytest.raises(ImproperlyConfigured):  # tuples of a values_list(), instances of a model query
+        listed.rows(ids=[1])
+    with pytest.raises(ImproperlyConfigured):
+        plain.tuples(pk=1)
+
+
+def test_floats_datetimes_lists_and_shapes(world: Any) -> None:
+    """The duplicate search's kind of query: a lat/lng range, a time window, `IN` lists of any length
+    and a LIMIT, each shape compiled once, answering as the ORM does."""
+    events = [report(), report("路灯坏了好几天", at=G112), report("楼道堆满杂物", at=G112)]
+    now = timezone.now()
+
+    def build(box: list[float], ids: list[int], codes: list[str], since: datetime, limit: int) -> Any:
+        where = Q(created_at__gte=since)
+        if box:
+            where &= Q(lat__range=(box[0], box[1]), lng__range=(box[2], box[3]))
+        if ids:
+            where &= Q(pk__in=ids)
+        if codes:
+            where &= Q(tracking_code__in=codes)
+        return Event.objects.filter(where).values_list("id", "created_at", "lat").order_by("-id")[:limit]
+
+    query = Prepared(build, box=list[float], ids=list[int], codes=list[str], since=datetime, limit=Shape)
+    lat, lng = G112
+    cases = [
+        dict(
+            box=[lat - 0.001, lat + 0.001, lng - 0.001, lng + 0.001],
+            ids=[],
+            codes=[],
+            since=now - timedelta(hours=1),
+            limit=5,
+        ),
+        dict(
+            box=[lat - 0.001, lat + 0.001, lng - 0.001, lng + 0.001],
+            ids=[],
+            codes=[],
+            since=now - timedelta(hours=1),
+            limit=1,
+        ),
+        dict(box=[], ids=[e.pk for e in events], codes=[], since=now - timedelta(hours=1), limit=5),
+        dict(
+            box=[],
+            ids=[events[0].pk],
+            codes=[events[2].tracking_code],
+            since=now - timedelta(hours=1),
+            limit=5,
+        ),
+        dict(box=[], ids={e.pk for e in events}, codes=[], since=now + timedelta(hours=1), limit=5),
+        dict(box=[], ids=[events[1].pk, 10**9], codes=[], since=now - timedelta(days=1), limit=5),
+        dict(
+            box=[lat - 1, lat + 1, lng - 1, lng + 1],
+            ids=[],
+            codes=[],
+            since=now - timedelta(hours=1),
+            limit=5,
+        ),
+    ]
+    for case in cases:
+        got = query.tuples(**case)
+        ref = list(build(**case))
+        assert got == ref and [type(v) for row in got for v in row] == [type(v) for row in ref for v in row]
+    assert [len(query.tuples(**c)) for c in cases] == [2, 1, 3, 0, 0, 1, 3]
+    # One compilation per shape (the limit, which lists are empty and how long): the cases above have
+    # five, and asking them again compiles nothing.
+    assert len(query._compiled) == 5
+    # Instances too, with a float and a datetime as plain parameters.
+    near = Prepared(
+        lambda lat, since: Event.objects.filter(lat__gte=lat, created_at__gte=since).order_by("pk"),
+        lat=float,
+        since=datetime,
+    )
+    got = near.rows(lat=G112[0] - 0.0001, since=now - timedelta(hours=1))
+    ref = list(
+        Event.objects.filter(lat__gte=G112[0] - 0.0001, created_at__gte=now - timedelta(hours=1)).order_by(
+            "pk"
+        )
+    )
+    assert [e.pk for e in got] == [e.pk for e in ref] and got
+    for a, b in zip(got, ref, strict=True):
+        same(a, b)
+    assert near.rows(lat=90, since=now - timedelta(hours=1)) == []  # an int where a float is asked
 
 
 def test_rows_by_pk_is_in_bulk(world: Any, django_assert_num_queries: Any) -> None:

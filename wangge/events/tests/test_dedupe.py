@@ -10,14 +10,18 @@ from django.test.utils import CaptureQueriesContext
 from wangge.conftest import STEP, assert_error, centre
 from wangge.core.errors import NotFound
 from wangge.events.dedupe import (
+    Candidate,
     bounding_box,
+    box_around,
     duplicate_candidates,
     find_duplicates,
     haversine_m,
+    recent_nearby,
     text_similarity,
 )
 from wangge.events.models import Category, Event, Status
 from wangge.events.services import EventInput, event_create
+from wangge.territory.models import Building, Compound
 
 M_PER_DEG = 111_320.0
 
@@ -73,26 +77,41 @@ def test_geometry_helpers():
     assert text_similarity("", "油烟") == 0.0
 
 
+def every_rule(world: Any) -> dict[str, Event]:
+    """A report and others around it that each meet or miss one rule of the duplicate search."""
+    base = make_event(world, "小区门口烧烤店油烟很大，呛得开不了窗", address="幸福路1号")
+    made = dict(
+        base=base,
+        near_similar=make_event(world, "门口烧烤店油烟很大，开不了窗", north_m=30),
+        near_other_text=make_event(world, "饭店排烟管对着我家", east_m=-60),
+        suggested_only=make_event(world, "烧烤油烟呛人", north_m=-20, category=None, suggested="0103"),
+        same_address=make_event(world, "幸福路1号楼下油烟", point=False, address="幸福路1号"),
+        far=make_event(world, "小区门口烧烤店油烟很大", north_m=400),
+        just_outside=make_event(world, "小区门口烧烤店油烟很大", north_m=105),
+        other_category=make_event(world, "小区门口烧烤店油烟很大", north_m=10, category="0104"),
+        old=make_event(world, "小区门口烧烤店油烟很大", north_m=10),
+        closed=make_event(world, "小区门口烧烤店油烟很大", north_m=10),
+        rejected=make_event(world, "小区门口烧烤店油烟很大", north_m=10),
+        merged=make_event(world, "小区门口烧烤店油烟很大", north_m=10),
+    )
+    Event.objects.filter(pk=made["old"].pk).update(created_at=base.created_at - timedelta(hours=80))
+    Event.objects.filter(pk=made["closed"].pk).update(status=Status.objects.get(code="closed"))
+    Event.objects.filter(pk=made["rejected"].pk).update(status=Status.objects.get(code="rejected"))
+    Event.objects.filter(pk=made["merged"].pk).update(master=made["near_similar"])
+    return made
+
+
 @pytest.mark.django_db
 def test_find_duplicates_applies_every_rule(world, settings):
     settings.WANGGE_DEDUPE_METRES = 100
     settings.WANGGE_DEDUPE_HOURS = 72
-    base = make_event(world, "小区门口烧烤店油烟很大，呛得开不了窗", address="幸福路1号")
-    near_similar = make_event(world, "门口烧烤店油烟很大，开不了窗", north_m=30)
-    near_other_text = make_event(world, "饭店排烟管对着我家", east_m=-60)
-    suggested_only = make_event(world, "烧烤油烟呛人", north_m=-20, category=None, suggested="0103")
-    same_address = make_event(world, "幸福路1号楼下油烟", point=False, address="幸福路1号")
-    far = make_event(world, "小区门口烧烤店油烟很大", north_m=400)
-    just_outside = make_event(world, "小区门口烧烤店油烟很大", north_m=105)
-    other_category = make_event(world, "小区门口烧烤店油烟很大", north_m=10, category="0104")
-    old = make_event(world, "小区门口烧烤店油烟很大", north_m=10)
-    Event.objects.filter(pk=old.pk).update(created_at=base.created_at - timedelta(hours=80))
-    closed = make_event(world, "小区门口烧烤店油烟很大", north_m=10)
-    Event.objects.filter(pk=closed.pk).update(status=Status.objects.get(code="closed"))
-    rejected = make_event(world, "小区门口烧烤店油烟很大", north_m=10)
-    Event.objects.filter(pk=rejected.pk).update(status=Status.objects.get(code="rejected"))
-    merged = make_event(world, "小区门口烧烤店油烟很大", north_m=10)
-    Event.objects.filter(pk=merged.pk).update(master=near_similar)
+    made = every_rule(world)
+    base, near_similar, near_other_text, suggested_only, same_address = (
+        made[k] for k in ("base", "near_similar", "near_other_text", "suggested_only", "same_address")
+    )
+    far, just_outside, other_category, old, closed, rejected, merged = (
+        made[k] for k in ("far", "just_outside", "other_category", "old", "closed", "rejected", "merged")
+    )
 
     rows = find_duplicates(event=base, limit=10)
     found = [e.pk for e, _ in rows]
@@ -107,6 +126,66 @@ def test_find_duplicates_applies_every_rule(world, settings):
     # A wider window brings back the old report.
     settings.WANGGE_DEDUPE_HOURS = 100
     assert old.pk in [e.pk for e, _ in find_duplicates(event=base, limit=10)]
+
+
+@pytest.mark.django_db
+def test_recent_nearby_reads_what_the_rules_allow(world: Any) -> None:
+    """The intake's candidate rows (compiled once per shape): each place arm — box, building, address —
+    and each category arm — category, or unclassified with that suggestion — alone and together."""
+    made = every_rule(world)
+    base = made["base"]
+    box = box_around([(base.lat, base.lng)], 100.0)
+    since = base.created_at - timedelta(hours=72)
+    category = base.category_id
+
+    def found(**places: Any) -> set[str]:
+        args: dict[str, Any] = dict(box=[], building_ids=set(), addresses=set())
+        rows = recent_nearby(**{**args, **places}, since=since, category_ids={category}, limit=50)
+        assert all(isinstance(r, Candidate) for r in rows)
+        names = {e.pk: k for k, e in made.items()}
+        return {names[r.pk] for r in rows}
+
+    in_box = {"base", "near_similar", "near_other_text", "suggested_only"}
+    assert found(box=box) == in_box
+    assert found(addresses={"幸福路1号"}) == {"base", "same_address"}
+    assert found(box=box, addresses={"幸福路1号"}) == in_box | {"same_address"}
+    compound = Compound.objects.create(code="C1", name="六合小区", community=world.c11, path=world.g111.code)
+    building = Building.objects.create(code="B1", name="3栋", compound=compound, path=world.g111.code)
+    Event.objects.filter(pk__in=[made["far"].pk, made["old"].pk]).update(building=building)
+    assert found(building_ids={building.pk}) == {"far"}  # the old one is outside the window
+    assert found(box=box, building_ids={building.pk}, addresses={"幸福路1号"}) == in_box | {
+        "same_address",
+        "far",
+    }
+    # No place, no query; another category's rows are not read; the newest first, at most `limit`.
+    assert (
+        recent_nearby(box=[], building_ids=[], addresses=[], since=since, category_ids={category}, limit=5)
+        == []
+    )
+    other = Category.objects.get(code="0104").pk
+    rows = recent_nearby(box=box, building_ids=[], addresses=[], since=since, category_ids={other}, limit=5)
+    assert [r.pk for r in rows] == [made["other_category"].pk]
+    rows = recent_nearby(
+        box=box, building_ids=[], addresses=[], since=since, category_ids={category}, limit=2
+    )
+    newest = Event.objects.filter(pk__in=[made[k].pk for k in in_box]).order_by("-created_at", "-pk")
+    assert len(rows) == 2 and {r.pk for r in rows} <= {e.pk for e in newest}
+    # The row carries what the comparison and the triage note read.
+    (row,) = [
+        r
+        for r in recent_nearby(
+            box=box, building_ids=[], addresses=[], since=since, category_ids={category}, limit=50
+        )
+        if r.pk == base.pk
+    ]
+    assert (row.tracking_code, row.title, row.description, row.lat, row.lng, row.address) == (
+        base.tracking_code,
+        base.title,
+        base.description,
+        base.lat,
+        base.lng,
+        base.address,
+    )
 
 
 @pytest.mark.django_db

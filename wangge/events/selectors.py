@@ -119,9 +119,14 @@ def event_list(
             qs = qs.filter(warning=warning)
     if channel:
         qs = qs.filter(channel=channel)
+    q = q.strip()
     if q:
-        q = q.strip()
-        qs = qs.filter(Q(tracking_code=q.upper()) | Q(title__icontains=q) | Q(description__icontains=q))
+        # Chinese has no letter case: a search without cased letters finds the same rows with a plain LIKE,
+        # and PostgreSQL need not upper-case every title and description (2–3x less time per row).
+        like = "icontains" if q.lower() != q.upper() else "contains"
+        qs = qs.filter(
+            Q(tracking_code=q.upper()) | Q(**{f"title__{like}": q}) | Q(**{f"description__{like}": q})
+        )
     flag = _truthy(needs_triage)
     if flag is not None:
         qs = qs.filter(needs_triage=flag)
@@ -135,6 +140,11 @@ def event_list(
     if _truthy(mine):
         units = _unit_ids(user)
         qs = qs.filter(Q(handler_user=user) | Q(handler_unit_id__in=units))
+    if q:
+        # A text search matches few rows and the planner cannot tell how few: ordered by created_at, PostgreSQL
+        # walked that index backwards through every event hoping to fill a page (2.5 s over 1,000,000 for a
+        # term found 24 times). Sorting by an expression makes it filter first, in parallel, then sort.
+        return qs.order_by(Coalesce("created_at", "created_at").desc(), "-pk")
     return qs.order_by("-created_at", "-pk")
 
 

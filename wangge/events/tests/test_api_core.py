@@ -286,6 +286,25 @@ def test_scope_per_role(world: Any, api_for: Any) -> None:
     assert_error(api_for(world.users.grid1).get(f"/api/v1/events/{lost.pk}/"), 404)
 
 
+def test_text_search_matches_title_and_description_newest_first(world: Any, api_for: Any) -> None:
+    from wangge.events.tests.core_helpers import report
+
+    staff(world)
+    older = report(text="楼下Wi-Fi基站噪音很大，晚上睡不着")
+    newer = report(text="路灯不亮，晚上很黑", at=G112)
+    Event.objects.filter(pk=older.pk).update(title="噪音扰民")
+    admin = api_for(world.users.admin)
+
+    def ids(q: str) -> list[int]:
+        return [r["id"] for r in admin.get("/api/v1/events/", {"q": q}).json()["results"]]
+
+    assert ids("晚上") == [newer.pk, older.pk]  # in both descriptions, newest first
+    assert ids("扰民") == [older.pk]  # in the title only
+    assert ids("wi-fi") == ids("WI-FI") == [older.pk]  # letters: either case
+    assert ids(f"  {newer.tracking_code.lower()} ") == [newer.pk]
+    assert ids("垃圾站") == []
+
+
 def test_list_filters(world: Any, api_for: Any) -> None:
     from wangge.events.tests.core_helpers import report
 

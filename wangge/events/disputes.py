@@ -21,7 +21,7 @@ from wangge.core.masking import mask_name
 
 from .dedupe import triage_event_get
 from .models import DisputeOutcome, DisputeParty, Event, MediationSession
-from .selectors import events_visible, related_count
+from .selectors import events_visible, newest_first, related_count, text_q
 from .services import timeline_append
 
 # Clock skew tolerated for "held at"/"decided at" times entered from a phone.
@@ -266,18 +266,13 @@ def dispute_list(*, user: Any, state: str = "", result: str = "", q: str = "") -
         qs = qs.filter(dispute_outcome__result=result)
     term = (q or "").strip()
     if term:
-        qs = qs.filter(
-            Q(tracking_code=term.upper()) | Q(title__icontains=term) | Q(description__icontains=term)
-        )
+        qs = qs.filter(text_q(term))
     # Subqueries, not joins with GROUP BY: only the rows of the page shown are counted (a district's
     # dispute list over 1,000,000 events: 960 ms with GROUP BY).
     last = MediationSession.objects.filter(event=OuterRef("pk")).order_by("-held_at").values("held_at")[:1]
-    return (
-        qs.select_related("dispute_outcome")
-        .annotate(
-            party_count=related_count(DisputeParty, "event"),
-            session_count=related_count(MediationSession, "event"),
-            last_session_at=Subquery(last),
-        )
-        .order_by("-created_at", "-pk")
+    annotated = qs.select_related("dispute_outcome").annotate(
+        party_count=related_count(DisputeParty, "event"),
+        session_count=related_count(MediationSession, "event"),
+        last_session_at=Subquery(last),
     )
+    return newest_first(annotated, searched=bool(term))

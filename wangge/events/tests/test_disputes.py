@@ -196,3 +196,21 @@ def test_dispute_list_counts_parties_and_sessions_per_row(world, dispute):
         None,
     )
     assert dispute_list(user=c1).count() == 2
+
+
+def test_dispute_list_search_keeps_the_counts_newest_first(world, dispute):
+    from wangge.events.disputes import dispute_list
+    from wangge.events.tests.conftest import make_event
+
+    later = make_event(world, "楼上装修噪音扰民，双方争执", category="0601")
+    c1 = world.users.community1
+    mediation_session_add(
+        actor=c1, event_id=later.pk, held_at=timezone.now(), mediator="老娘舅", summary="调解"
+    )
+    assert [e.pk for e in dispute_list(user=c1, q="噪音")] == [later.pk]
+    both = list(dispute_list(user=c1, q=f" {dispute.tracking_code.lower()} "))
+    assert [e.pk for e in both] == [dispute.pk]
+    newest = list(dispute_list(user=c1, q="，"))  # punctuation both texts share: newest first
+    assert [e.pk for e in newest] == [later.pk, dispute.pk]
+    assert [(e.session_count, e.party_count) for e in newest] == [(1, 0), (0, 0)]
+    assert list(dispute_list(user=c1, q="没有这个词")) == []

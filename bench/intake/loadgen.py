@@ -1,10 +1,15 @@
 """Closed-loop HTTP load on loopback: `concurrency` threads, each sending its next request as soon as the
-previous answer is read, over a NEW TCP connection per request (http.client, no keep-alive). Bounded by
-a request count and a time limit, whichever comes first."""
+previous answer is read, over a NEW TCP connection per request (no keep-alive). Bounded by a request
+count and a time limit, whichever comes first.
+
+The client shares the machine's two cores with the server and PostgreSQL, so it does as little as it can
+(as a C load generator would): the request is sent as prepared bytes on a plain socket and the answer read
+to the end of the connection, parsing only the status line (and the body where it is kept). With
+`http.client` the client itself took 0.3–0.55 ms of CPU per request (detail, create), now 0.15–0.3 ms."""
 
 from __future__ import annotations
 
-import http.client
+import socket
 import statistics
 import threading
 import time
@@ -74,25 +79,27 @@ def run(
                 i = next(counter, None)
             if i is None:
                 return
-            method, path, body, headers = make(i)
+            raw = _request_bytes(port, *make(i))
             start = time.perf_counter()
-            conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
             try:
-                conn.request(method, path, body=body, headers={**headers, "Connection": "close"})
-                resp = conn.getresponse()
-                data = resp.read()
+                with socket.create_connection((HOST, port), timeout=timeout) as sock:
+                    sock.sendall(raw)
+                    chunks = []
+                    while chunk := sock.recv(65536):
+                        chunks.append(chunk)
                 took = time.perf_counter() - start
-                with lock:
-                    result.statuses[resp.status] = result.statuses.get(resp.status, 0) + 1
-                    if resp.status in ok_status:
-                        result.latencies.append(took)
-                        if keep_bodies:
-                            result.bodies.append(data)
-            except OSError:
+                answer = b"".join(chunks)
+                status = int(answer[9:12])  # "HTTP/1.1 201 Created"
+            except (OSError, ValueError):
                 with lock:
                     result.errors += 1
-            finally:
-                conn.close()
+                continue
+            with lock:
+                result.statuses[status] = result.statuses.get(status, 0) + 1
+                if status in ok_status:
+                    result.latencies.append(took)
+                    if keep_bodies:
+                        result.bodies.append(_body(answer))
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
     started = time.perf_counter()
@@ -102,3 +109,28 @@ def run(
         t.join(max_seconds + timeout + 5)
     result.elapsed = time.perf_counter() - started
     return result
+
+
+def _request_bytes(port: int, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{port}", "Connection: close"]
+    lines += [
+        f"{k}: {v}" for k, v in headers.items() if k.lower() not in ("host", "connection", "content-length")
+    ]
+    if body is not None:
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
+
+
+def _body(answer: bytes) -> bytes:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    if b"transfer-encoding: chunked" not in head.lower():
+        return body
+    out, rest = [], body
+    while rest:
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        out.append(rest[:size])
+        rest = rest[size + 2 :]
+    return b"".join(out)

@@ -132,7 +132,7 @@ def open_candidates(
 ) -> QuerySet[Event]:
     """Events in one of `open_ids` (`open_status_ids`), not merged, at one of the `places` (`place_q`),
     created in [since, until], of one of the categories (or, unclassified, suggested as one of them;
-    any category when there are none)."""
+    any category when there are none). None at all without a place or an open status."""
     window = Q(created_at__gte=since) if until is None else Q(created_at__gte=since, created_at__lte=until)
     if category_ids:
         kinds = [
@@ -145,6 +145,8 @@ def open_candidates(
     # (category, created_at, lat, lng, address) and ORs the few rows found. With the category and window
     # outside an OR of places, it read every recent report of the category from the table and filtered
     # the places there: 1.5–2.5 ms of database time per report once a category had a few hundred.
+    if not places or not open_ids:
+        return Event.objects.none()
     where = Q()
     for place in places:
         for kind in kinds:
@@ -229,7 +231,8 @@ def recent_nearby(
 ) -> list[Candidate]:
     """Open, unmerged reports since `since` at one of the places, of one of the categories (see
     `open_candidates`), newest first, at most `limit`."""
-    if not (box or building_ids or addresses):
+    open_ids = open_status_ids()
+    if not (box or building_ids or addresses) or not open_ids:
         return []
     rows = _RECENT_NEARBY.tuples(
         box=box,
@@ -237,7 +240,7 @@ def recent_nearby(
         addresses=sorted(addresses),
         since=since,
         category_ids=sorted(category_ids),
-        open_ids=open_status_ids(),
+        open_ids=open_ids,
         limit=limit,
     )
     return [Candidate(row) for row in rows]

@@ -16,6 +16,9 @@ from wangge.events.dedupe import (
     duplicate_candidates,
     find_duplicates,
     haversine_m,
+    open_candidates,
+    open_status_ids,
+    place_q,
     recent_nearby,
     text_similarity,
 )
@@ -157,7 +160,18 @@ def test_recent_nearby_reads_what_the_rules_allow(world: Any) -> None:
         "same_address",
         "far",
     }
-    # No place, no query; another category's rows are not read; the newest first, at most `limit`.
+    # No place (or no open status), no candidates; another category's rows are not read; the newest
+    # first, at most `limit`.
+    assert not open_candidates([], since=since, category_ids=set(), open_ids=open_status_ids()).exists()
+    assert not open_candidates(
+        place_q(box=box, building_ids=[], addresses=[]), since=since, category_ids=set(), open_ids=[]
+    ).exists()
+    assert open_candidates(
+        place_q(box=box, building_ids=[], addresses=[]),
+        since=since,
+        category_ids=set(),
+        open_ids=open_status_ids(),
+    ).exists()
     assert (
         recent_nearby(box=[], building_ids=[], addresses=[], since=since, category_ids={category}, limit=5)
         == []

@@ -113,42 +113,32 @@ def test_floats_datetimes_lists_and_shapes(world: Any) -> None:
 
     query = Prepared(build, box=list[float], ids=list[int], codes=list[str], since=datetime, limit=Shape)
     lat, lng = G112
+    small_box = [lat - 0.001, lat + 0.001, lng - 0.001, lng + 0.001]
+    hour_ago = now - timedelta(hours=1)
+
+    def case(
+        box: Any = (), ids: Any = (), codes: Any = (), since: datetime = hour_ago, limit: int = 5
+    ) -> dict[str, Any]:
+        return dict(
+            box=list(box),
+            ids=ids if isinstance(ids, set) else list(ids),
+            codes=list(codes),
+            since=since,
+            limit=limit,
+        )
+
     cases = [
-        dict(
-            box=[lat - 0.001, lat + 0.001, lng - 0.001, lng + 0.001],
-            ids=[],
-            codes=[],
-            since=now - timedelta(hours=1),
-            limit=5,
-        ),
-        dict(
-            box=[lat - 0.001, lat + 0.001, lng - 0.001, lng + 0.001],
-            ids=[],
-            codes=[],
-            since=now - timedelta(hours=1),
-            limit=1,
-        ),
-        dict(box=[], ids=[e.pk for e in events], codes=[], since=now - timedelta(hours=1), limit=5),
-        dict(
-            box=[],
-            ids=[events[0].pk],
-            codes=[events[2].tracking_code],
-            since=now - timedelta(hours=1),
-            limit=5,
-        ),
-        dict(box=[], ids={e.pk for e in events}, codes=[], since=now + timedelta(hours=1), limit=5),
-        dict(box=[], ids=[events[1].pk, 10**9], codes=[], since=now - timedelta(days=1), limit=5),
-        dict(
-            box=[lat - 1, lat + 1, lng - 1, lng + 1],
-            ids=[],
-            codes=[],
-            since=now - timedelta(hours=1),
-            limit=5,
-        ),
+        case(box=small_box),
+        case(box=small_box, limit=1),
+        case(ids=[e.pk for e in events]),
+        case(ids=[events[0].pk], codes=[events[2].tracking_code]),
+        case(ids={e.pk for e in events}, since=now + timedelta(hours=1)),
+        case(ids=[events[1].pk, 10**9], since=now - timedelta(days=1)),
+        case(box=[lat - 1, lat + 1, lng - 1, lng + 1]),
     ]
-    for case in cases:
-        got = query.tuples(**case)
-        ref = list(build(**case))
+    for args in cases:
+        got = query.tuples(**args)
+        ref = list(build(**args))
         assert got == ref and [type(v) for row in got for v in row] == [type(v) for row in ref for v in row]
     assert [len(query.tuples(**c)) for c in cases] == [2, 1, 3, 0, 0, 1, 3]
     # One compilation per shape (the limit, which lists are empty and how long): the cases above have

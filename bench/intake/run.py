@@ -12,7 +12,7 @@ and dispatch rules; no events) is generated first, so reports land in demo-like 
     (services.dispatch_resolve: who would get it) per event, timed apart — next to the raw bulk insert of the same rows
     (Event + its two timeline entries, bulk_create, no validation) in the same run; and the in-process
     batched service (events.hotline.hotline_import of a 12345 .csv).
-(b) HTTP: gunicorn (wangge.wsgi, 4 workers, 127.0.0.1 only, WANGGE_DEBUG=0) on the same database;
+(b) HTTP: gunicorn (wangge.wsgi, one worker per core, 127.0.0.1 only, WANGGE_DEBUG=0) on the same database;
     closed-loop load at concurrency 8 with a new connection per request: POST /api/v1/events/ (token of
     a district staff account, a distinct Idempotency-Key each), GET /api/v1/events/{id}/, and batched
     intake through the 12345 import endpoint POST /api/v1/hotline/imports/ (one .csv per request).
@@ -67,7 +67,12 @@ def main() -> int:
     parser.add_argument("--http-seconds", type=float, default=15.0, help="time limit per HTTP phase")
     parser.add_argument("--http-batches", type=int, default=8, help="12345 files posted (b)")
     parser.add_argument("--http-batch-rows", type=int, default=250, help="rows per posted file")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="gunicorn workers (default: one per core, as docs/deploy.md advises when PostgreSQL shares the machine)",
+    )
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument(
         "--conn-max-age",

@@ -3,12 +3,33 @@
 import functools
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Generic, TypeVar, get_args, get_origin
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
-from django.db.models import Model, QuerySet
+from django.db.models import (
+    AutoField,
+    BigAutoField,
+    BooleanField,
+    CharField,
+    DateField,
+    DateTimeField,
+    DecimalField,
+    F,
+    Field,
+    FloatField,
+    ForeignKey,
+    IntegerField,
+    JSONField,
+    Model,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    TextField,
+)
+from django.db.models.functions import JSONArray
 from django.db.models.query import ModelIterable, ValuesListIterable, get_related_populators
 
 M = TypeVar("M", bound=Model)
@@ -246,3 +267,60 @@ def rows_by_pk(model: type[M], ids: set[int]) -> dict[int, M]:
         row = _by_pk(model).one(pk=pk)
         return {pk: row} if row is not None else {}
     return model._default_manager.order_by().in_bulk(ids) if ids else {}
+
+
+# Field types whose values come back from a JSON array as the ORM would give them, after `_FROM_JSON`.
+_FROM_JSON: dict[type[Field[Any, Any]], Callable[[Any], Any]] = {
+    DateTimeField: datetime.fromisoformat,  # PostgreSQL writes timestamptz as ISO 8601 in the session's UTC
+    DateField: date.fromisoformat,
+    DecimalField: lambda v: Decimal(str(v)),
+    FloatField: float,
+}
+_AS_IS = (AutoField, BigAutoField, BooleanField, CharField, TextField, IntegerField, ForeignKey, JSONField)
+
+
+def _json_converter(field: Field[Any, Any]) -> Callable[[Any], Any] | None:
+    """How a JSON value of `field` becomes its Python value (None: as is); refuses other field types."""
+    for kind, convert in _FROM_JSON.items():
+        if isinstance(field, kind):
+            return convert
+    if isinstance(field, JSONField) and field.decoder is not None:
+        raise ImproperlyConfigured(f"related_rows_json: {field} has its own JSON decoder")
+    if isinstance(field, _AS_IS):
+        return None
+    raise ImproperlyConfigured(f"related_rows_json: {type(field).__name__} is not supported")
+
+
+def related_rows_json(model: type[Model], fk: str, vendor: str) -> Subquery | None:
+    """On PostgreSQL: a subquery for an outer queryset of the parent model giving all of `model`'s rows
+    whose `fk` is the outer row, as one JSON array of rows (each an array of the concrete fields in
+    order; NULL when there are none), so a detail read brings its children in the same round trip.
+    None on other databases: the caller reads the rows itself (`rows_from_json` is not needed there).
+    Unordered: callers sort."""
+    if vendor != "postgresql":
+        return None
+    from django.contrib.postgres.aggregates import JSONBAgg
+
+    fields = model._meta.concrete_fields
+    for field in fields:
+        _json_converter(field)  # refuse now, not on the first row
+    rows = model._default_manager.filter(**{fk: OuterRef("pk")}).order_by().values(fk)
+    packed = JSONArray(*(F(f.attname) for f in fields))
+    return Subquery(rows.annotate(rows_json=JSONBAgg(packed)).values("rows_json")[:1])
+
+
+def rows_from_json(model: type[M], rows: list[list[Any]] | None, *, using: str) -> list[M]:
+    """The instances `related_rows_json` packed, as the ORM would have loaded them."""
+    if not rows:
+        return []
+    fields = model._meta.concrete_fields
+    names = [f.attname for f in fields]
+    converters = [(i, c) for i, f in enumerate(fields) if (c := _json_converter(f)) is not None]
+    out = []
+    for packed in rows:
+        row = list(packed)  # the caller's list stays as the database gave it
+        for i, convert in converters:
+            if row[i] is not None:
+                row[i] = convert(row[i])
+        out.append(model.from_db(using, names, row))
+    return out

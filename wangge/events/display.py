@@ -18,7 +18,7 @@ from django.utils.translation import gettext_noop
 from wangge.accounts.roles import Role
 from wangge.core.crypto import decrypt
 from wangge.core.masking import mask_name, mask_phone
-from wangge.core.queries import Prepared
+from wangge.core.queries import Prepared, rows_from_json
 
 from .dedupe import visible_ids
 from .models import (
@@ -251,15 +251,25 @@ def _related_query(name: str) -> Prepared[Any]:
     return Prepared(lambda event_id: qs.filter(**{rel.field.attname: event_id}), event_id=int)
 
 
+_ABSENT = object()
+
+
 def _related(event: Event, name: str) -> list[Any]:
-    """The event's related rows `name`: prefetched ones when there (a new event from intake, or
-    `selectors.event_get_detail`), none when the annotation `<name>_n` counted none, else one query."""
+    """The event's related rows `name`: prefetched ones when there (a new event from intake), none when
+    the annotation `<name>_n` counted none, the rows `selectors.event_get_detail` packed as JSON
+    (`<name>_json`, PostgreSQL), else one query."""
     cached = getattr(event, "_prefetched_objects_cache", {}).get(name)
     if cached is not None:
         return list(cached)
     if getattr(event, f"{name}_n", None) == 0:
         return []
-    rows = _related_query(name).rows(event_id=event.pk)
+    packed: Any = getattr(event, f"{name}_json", _ABSENT)  # brought by the detail read on PostgreSQL
+    if packed is not _ABSENT:
+        rows = rows_from_json(
+            getattr(Event, name).rel.related_model, packed, using=event._state.db or "default"
+        )
+    else:
+        rows = _related_query(name).rows(event_id=event.pk)
     field = getattr(Event, name).rel.field
     for row in rows:  # as the related manager does: row.event is this event, not another query
         field.set_cached_value(row, event)

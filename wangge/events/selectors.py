@@ -8,17 +8,28 @@ whistle summoned). Anything else is a 404. Reporters follow their event through 
 import functools
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from wangge.accounts.roles import STAFF_ROLES
 from wangge.core.errors import NotFound
-from wangge.core.queries import Prepared, one_or_none
+from wangge.core.queries import Prepared, one_or_none, related_rows_json
 from wangge.core.scope import path_in_scope, scope_q
 from wangge.territory.models import Territory
 
-from .models import Attachment, Category, Event, HandlingUnit, ReturnVisit, Warning, WhistleSummon
+from .models import (
+    Attachment,
+    Category,
+    Event,
+    HandlingUnit,
+    ReturnVisit,
+    StageDeadline,
+    TimelineEntry,
+    Warning,
+    WhistleSummon,
+)
 from .reference import reference
 
 _RELATED = ("status", "category", "suggested_category", "grid", "handler_unit", "handler_user")
@@ -233,14 +244,23 @@ def event_reloaded(event: Event, *, created: bool = False) -> Event:
     return fresh
 
 
+# Children the detail read brings along as JSON on PostgreSQL (`display._related` unpacks them):
+# every detail shows them, and each separate read was a round trip of its own.
+DETAIL_JSON = {"clocks": StageDeadline, "timeline": TimelineEntry}
+
+
 @functools.cache
-def _detail_queryset() -> QuerySet[Event]:
+def _detail_queryset(vendor: str) -> QuerySet[Event]:
     """Built once per process and cloned per request (building the three count subqueries cost as much
     as running the query). Status and categories come from the reference cache, not joins."""
+    packed = {
+        f"{name}_json": related_rows_json(model, "event", vendor) for name, model in DETAIL_JSON.items()
+    }
     return Event.objects.select_related("grid", "handler_unit", "handler_user").annotate(
         attachments_n=related_count(Attachment, "event"),
         return_visits_n=related_count(ReturnVisit, "event"),
         merged_n=related_count(Event, "master"),
+        **{name: sub for name, sub in packed.items() if sub is not None},
     )
 
 
@@ -257,7 +277,7 @@ def _attach_reference(event: Event) -> None:
 
 
 # The detail read is the busiest query of the API; compiled once (see core.queries.Prepared).
-_DETAIL = Prepared(lambda pk: _detail_queryset().filter(pk=pk)[:1], pk=int)
+_DETAIL = Prepared(lambda pk: _detail_queryset(connection.vendor).filter(pk=pk)[:1], pk=int)
 
 
 def event_get_detail(*, user: Any, pk: Any) -> Event:

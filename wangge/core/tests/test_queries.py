@@ -5,11 +5,12 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
 from django.db.models import Model, Q
 from django.utils import timezone
 
-from wangge.core.queries import Prepared, Shape
-from wangge.events.models import Event, HandlingUnit, TimelineEntry
+from wangge.core.queries import Prepared, Shape, related_rows_json, rows_from_json
+from wangge.events.models import Attachment, Event, HandlingUnit, StageDeadline, TimelineEntry
 from wangge.events.selectors import _detail_queryset
 from wangge.events.tests.core_helpers import G112, report
 
@@ -27,10 +28,10 @@ def test_detail_rows_equal_the_orms(world: Any) -> None:
     second = report("路灯坏了好几天", at=G112)
     Event.objects.filter(pk=second.pk).update(handler_unit=unit, handler_user=world.users.grid2)
     outside = report("无处可定位", at=(10.0, 10.0))  # no grid: the select_related join is empty
-    detail = Prepared(lambda pk: _detail_queryset().filter(pk=pk)[:1], pk=int)
+    detail = Prepared(lambda pk: _detail_queryset(connection.vendor).filter(pk=pk)[:1], pk=int)
     for event in (first, second, outside):
         (got,) = detail.rows(pk=event.pk)
-        ref = _detail_queryset().get(pk=event.pk)
+        ref = _detail_queryset(connection.vendor).get(pk=event.pk)
         same(got, ref)
         for name in ("grid", "handler_unit", "handler_user"):
             a, b = getattr(got, name), getattr(ref, name)
@@ -175,3 +176,35 @@ def test_rows_by_pk_is_in_bulk(world: Any, django_assert_num_queries: Any) -> No
             same(row, ref[pk])
     with django_assert_num_queries(0):
         assert rows_by_pk(Territory, set()) == {}
+
+
+def test_children_packed_as_json_load_as_the_orm_loads_them(world: Any) -> None:
+    """PostgreSQL: the detail read's clocks and timeline come back inside the event's row."""
+    if connection.vendor != "postgresql":
+        assert related_rows_json(TimelineEntry, "event", connection.vendor) is None  # read separately
+        return
+    event = report()
+    other = report("路灯坏了好几天", at=G112)
+    StageDeadline.objects.filter(event=event).update(finished_at=timezone.now(), overdue=True)
+    TimelineEntry.objects.create(event=event, action="note", note="夜里\n补记", data={"a": [1, None, "二"]})
+    packed = Event.objects.annotate(
+        clocks_json=related_rows_json(StageDeadline, "event", connection.vendor),
+        timeline_json=related_rows_json(TimelineEntry, "event", connection.vendor),
+    )
+    for e in (event, other):
+        row = packed.get(pk=e.pk)
+        for name, model in (("clocks", StageDeadline), ("timeline", TimelineEntry)):
+            raw = getattr(row, f"{name}_json")
+            before = [list(r) for r in raw]
+            got = sorted(rows_from_json(model, raw, using="default"), key=lambda x: x.pk)
+            ref = sorted(model.objects.filter(event=e), key=lambda x: x.pk)
+            assert len(got) == len(ref) >= 1, name
+            for a, b in zip(got, ref, strict=True):
+                same(a, b)  # aware datetimes, booleans, None, nested JSON, foreign keys
+                assert a._state.db == "default" and not a._state.adding
+            assert raw == before  # the caller's rows are not converted in place
+    StageDeadline.objects.filter(event=other).delete()
+    assert packed.get(pk=other.pk).clocks_json is None  # no rows: NULL, read as none
+    assert rows_from_json(StageDeadline, None, using="default") == []
+    with pytest.raises(ImproperlyConfigured):  # a FileField's value is not a JSON value
+        related_rows_json(Attachment, "event", connection.vendor)

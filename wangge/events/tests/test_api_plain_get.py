@@ -115,3 +115,22 @@ def test_the_schema_still_documents_the_route(db: Any) -> None:
     op = schema["paths"]["/api/v1/events/{id}/"]["get"]
     assert op["operationId"] == "v1_events_retrieve"
     assert op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/EventDetail")
+
+
+def test_a_view_that_checks_more_keeps_every_request() -> None:
+    """Throttles, other permissions or another first authentication: the wrapper stands aside."""
+    from rest_framework.permissions import IsAdminUser
+    from rest_framework.throttling import UserRateThrottle
+
+    from wangge.events.api.plain_get import with_plain_get
+
+    plain = EventViewSet.as_view({"get": "retrieve"})
+    assert with_plain_get(plain) is not plain
+    for attrs in (
+        {"throttle_classes": [UserRateThrottle]},
+        {"permission_classes": [IsAdminUser]},
+        {"authentication_classes": []},
+        {"authentication_classes": [*EventViewSet.authentication_classes[1:]]},
+    ):
+        view = type("Checked", (EventViewSet,), attrs).as_view({"get": "retrieve"})
+        assert with_plain_get(view) is view, attrs

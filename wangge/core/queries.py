@@ -10,8 +10,6 @@ from typing import Any, Generic, TypeVar, get_args, get_origin
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from django.db.models import (
-    AutoField,
-    BigAutoField,
     BooleanField,
     CharField,
     DateField,
@@ -269,14 +267,15 @@ def rows_by_pk(model: type[M], ids: set[int]) -> dict[int, M]:
     return model._default_manager.order_by().in_bulk(ids) if ids else {}
 
 
-# Field types whose values come back from a JSON array as the ORM would give them, after `_FROM_JSON`.
+# How a value read back from a JSON array becomes what the ORM gives for its field type (`_AS_IS`:
+# JSON already carries it; auto fields are IntegerFields).
 _FROM_JSON: dict[type[Field[Any, Any]], Callable[[Any], Any]] = {
     DateTimeField: datetime.fromisoformat,  # PostgreSQL writes timestamptz as ISO 8601 in the session's UTC
     DateField: date.fromisoformat,
     DecimalField: lambda v: Decimal(str(v)),
     FloatField: float,
 }
-_AS_IS = (AutoField, BigAutoField, BooleanField, CharField, TextField, IntegerField, ForeignKey, JSONField)
+_AS_IS = (BooleanField, CharField, TextField, IntegerField, ForeignKey, JSONField)
 
 
 def _json_converter(field: Field[Any, Any]) -> Callable[[Any], Any] | None:

@@ -257,12 +257,19 @@ def _start_many(events: list[Event], steps: list[SosStep], now: datetime) -> Non
     AuditEntry.objects.bulk_create(audits)
 
 
+def sos_watch_wanted(*, events: list[Event]) -> list[Event]:
+    """The events `sos_watch_critical` starts a watch for: 特急, when WANGGE_SOS_WATCH_CRITICAL is on."""
+    if not getattr(settings, "WANGGE_SOS_WATCH_CRITICAL", True):
+        return []
+    return [e for e in events if e.urgency == Urgency.CRITICAL]
+
+
 def sos_watch_critical(*, events: list[Event]) -> None:
     """特急 events from any channel (a report, a triage proposal, a person raising the urgency) get the
     SOS watch — acknowledge within minutes, day and night — when WANGGE_SOS_WATCH_CRITICAL is on. One
     watch per event (idempotent); a missing on-duty chain is logged, never a lost report."""
-    critical = [e for e in events if e.urgency == Urgency.CRITICAL]
-    if not critical or not getattr(settings, "WANGGE_SOS_WATCH_CRITICAL", True):
+    critical = sos_watch_wanted(events=events)
+    if not critical:
         return
     steps = _steps()
     for e in critical:

@@ -378,3 +378,39 @@ def test_a_unique_conflict_in_the_bulk_start_falls_back_to_one_by_one(devworld, 
     assert list(event.timeline.values_list("action", flat=True)).count("sos_start") == 1
     sos.sos_watch_critical(events=[event])  # asked again: still one
     assert SosWatch.objects.filter(event=event).count() == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_report_is_one_statement_and_a_critical_one_is_written_with_its_watch(devworld, monkeypatch):
+    """Outside a transaction a report goes in as one statement (PostgreSQL) or one transaction; a 特急
+    report and its watch are written together or not at all: when the watch cannot be written, the
+    first attempt leaves nothing behind and durable intake stores the report once."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from wangge.events import batch
+
+    b1 = devworld.b1
+    with CaptureQueriesContext(connection) as q:
+        calm, _ = event_intake(
+            data=EventInput(description="路灯不亮", channel="resident", lat=b1.lat, lng=b1.lng)
+        )
+    writes = [x["sql"] for x in q.captured_queries if not x["sql"].startswith("SELECT")]
+    if connection.vendor == "postgresql":
+        assert len(writes) == 1 and writes[0].startswith("WITH family_parent AS (INSERT INTO")
+    assert (
+        calm.timeline.count() == 2
+        and AuditEntry.objects.filter(action="event.create", object_id=str(calm.pk)).count() == 1
+    )
+
+    def broken(*, events):
+        raise RuntimeError("watch table unavailable")
+
+    monkeypatch.setattr(batch, "sos_watch_critical", broken)
+    data = EventInput(
+        description="楼道里老人晕倒", channel="resident", urgency="critical", lat=b1.lat, lng=b1.lng
+    )
+    event, created = event_intake(data=data)
+    assert created and Event.objects.filter(description="楼道里老人晕倒").count() == 1
+    assert SosWatch.objects.filter(event=event).count() == 1  # started by the durable path's triage
+    assert AuditEntry.objects.filter(action="event.create").count() == 2  # calm's and this one's

@@ -9,6 +9,7 @@ transaction. Either way the SQL of each INSERT is Django's own (`InsertQuery`), 
 exactly as `bulk_create` prepares them.
 """
 
+import functools
 from collections.abc import Sequence
 from itertools import groupby
 from typing import Any
@@ -31,6 +32,12 @@ def _insert_sql(model: type[Model], objs: list[Model], using: str) -> tuple[str,
     query.insert_values(_insert_fields(model), objs)
     [(sql, params)] = query.get_compiler(using=using).as_sql()
     return sql, tuple(params)
+
+
+@functools.cache
+def _other_fields(model: type[Model], name: str) -> frozenset[Field[Any, Any]]:
+    """The model's fields but `name` (a set: Django tests each field's membership)."""
+    return frozenset(f for f in model._meta.concrete_fields if f.name != name)  # type: ignore[misc]
 
 
 def _saved(obj: Model, pk: int, using: str) -> None:
@@ -106,8 +113,7 @@ def _insert_in_one_statement(parent: Model, named: list[tuple[Model, Any]], conn
     for i, (model, group) in enumerate(groups):
         for child, field in group:
             child._prepare_related_fields_for_save(  # type: ignore[attr-defined]
-                operation_name="insert_family",
-                fields=[f for f in child._meta.concrete_fields if f is not field],
+                operation_name="insert_family", fields=_other_fields(type(child), field.name)
             )
             setattr(child, field.attname, new_id)
         sql, params = _insert_sql(model, [c for c, _ in group], using)

@@ -9,6 +9,7 @@ from typing import Any
 from rest_framework import serializers
 
 from wangge.accounts.roles import Role
+from wangge.core.api import FlatInput
 from wangge.events.batch import MAX_ITEMS
 from wangge.events.models import (
     CalendarDay,
@@ -24,7 +25,7 @@ from wangge.territory.models import Territory
 # --- input -------------------------------------------------------------------------------------------
 
 
-class EventCreate(serializers.Serializer):
+class EventCreate(FlatInput):
     description = serializers.CharField(allow_blank=True, max_length=5000, help_text="问题描述（必填）")
     title = serializers.CharField(required=False, allow_blank=True, max_length=200)
     event_type = serializers.CharField(

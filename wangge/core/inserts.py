@@ -27,11 +27,57 @@ def _insert_fields(model: type[Model]) -> list[Field[Any, Any]]:
     return [f for f in meta.concrete_fields if not f.generated and f is not meta.pk]  # type: ignore[misc]
 
 
-def _insert_sql(model: type[Model], objs: list[Model], using: str) -> tuple[str, tuple[Any, ...]]:
+def _compile(model: type[Model], objs: list[Model], using: str) -> tuple[str, tuple[Any, ...]]:
+    """Django's own INSERT of `objs` (the SQL `bulk_create` would send, without RETURNING)."""
     query = InsertQuery(model)
     query.insert_values(_insert_fields(model), objs)
     [(sql, params)] = query.get_compiler(using=using).as_sql()
     return sql, tuple(params)
+
+
+# SQL of an INSERT by its shape: model, database, and which values of each row are expressions. The
+# SQL depends on nothing else, and compiling it cost more than the statement's round trip.
+_compiled: dict[tuple[Any, ...], str] = {}
+
+
+_UNCACHEABLE = object()
+
+
+def _expression_key(value: Any) -> Any:
+    """None for a plain value; the SQL of a parameter-less RawSQL; otherwise uncacheable."""
+    if not hasattr(value, "resolve_expression"):
+        return None
+    if isinstance(value, RawSQL) and not value.params:
+        return value.sql
+    return _UNCACHEABLE
+
+
+def _insert_sql(model: type[Model], objs: list[Model], using: str) -> tuple[str, tuple[Any, ...]]:
+    """`_compile`'s SQL and parameters; the SQL compiled once per shape, the parameters prepared as the
+    compiler prepares them (`pre_save`, then `get_db_prep_save`)."""
+    connection = connections[using]
+    fields = _insert_fields(model)
+    rows = [[f.pre_save(obj, add=True) for f in fields] for obj in objs]  # type: ignore[arg-type]
+    shape = (model, using, tuple(tuple(_expression_key(v) for v in row) for row in rows))
+    sql = _compiled.get(shape)
+    if sql is None:
+        sql, params = _compile(model, objs, using)
+        plain = [v for row in rows for v in row if not hasattr(v, "resolve_expression")]
+        # Cached only for the plain form: one placeholder per value, no field placing its own (not
+        # PostgreSQL's UNNEST arrays, not a `get_placeholder`), expressions only as param-less SQL.
+        if (
+            len(params) == len(plain)
+            and not any(hasattr(f, "get_placeholder") for f in fields)
+            and _UNCACHEABLE not in (k for row in shape[2] for k in row)
+        ):
+            _compiled[shape] = sql
+        return sql, params
+    return sql, tuple(
+        f.get_db_prep_save(v, connection)
+        for row in rows
+        for f, v in zip(fields, row, strict=True)
+        if not hasattr(v, "resolve_expression")
+    )
 
 
 @functools.cache

@@ -308,13 +308,19 @@ def related_rows_json(model: type[Model], fk: str, vendor: str) -> Subquery | No
     return Subquery(rows.annotate(rows_json=JSONBAgg(packed)).values("rows_json")[:1])
 
 
+@functools.cache
+def _json_loading(model: type[Model]) -> tuple[list[str], list[tuple[int, Callable[[Any], Any]]]]:
+    """The model's field names and (position, converter) of the fields JSON does not carry as is."""
+    fields = model._meta.concrete_fields
+    converters = [(i, c) for i, f in enumerate(fields) if (c := _json_converter(f)) is not None]
+    return [f.attname for f in fields], converters
+
+
 def rows_from_json(model: type[M], rows: list[list[Any]] | None, *, using: str) -> list[M]:
     """The instances `related_rows_json` packed, as the ORM would have loaded them."""
     if not rows:
         return []
-    fields = model._meta.concrete_fields
-    names = [f.attname for f in fields]
-    converters = [(i, c) for i, f in enumerate(fields) if (c := _json_converter(f)) is not None]
+    names, converters = _json_loading(model)
     out = []
     for packed in rows:
         row = list(packed)  # the caller's list stays as the database gave it

@@ -6,11 +6,13 @@ from typing import Any
 
 import pytest
 from django.db import IntegrityError, connection
+from django.db.models.expressions import RawSQL
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from wangge.audit.models import AuditEntry
 from wangge.audit.services import audit_entry
+from wangge.core import inserts
 from wangge.core.inserts import insert_family
 from wangge.events.models import Event, StageDeadline, Status, TimelineEntry
 from wangge.events.services import EventInput, event_new
@@ -121,3 +123,37 @@ def test_outside_a_transaction_one_statement_on_postgresql(world: Any) -> None:
     assert Event.objects.filter(tracking_code="FAM0005").count() == 1
     assert TimelineEntry.objects.filter(event__tracking_code="FAM0005").count() == 2
     assert AuditEntry.objects.filter(action="event.create").count() == 1
+
+
+def test_insert_sql_compiled_once_per_shape_and_as_django_compiles_it(world: Any, monkeypatch: Any) -> None:
+    def same(statement: tuple[str, tuple[Any, ...]]) -> tuple[str, list[str]]:
+        return statement[0], [repr(p) for p in statement[1]]  # psycopg's Jsonb has no __eq__
+
+    fixed = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: fixed)  # auto_now_add fields: the same value each time
+    inserts._compiled.clear()
+    compiled = []
+    compile_ = inserts._compile
+    monkeypatch.setattr(inserts, "_compile", lambda *a: compiled.append(a[0]) or compile_(*a))
+    event, children = family(world, "FAM0006")
+    entries = children[:2]
+    for entry in entries:
+        entry.event_id = RawSQL('(SELECT "id" FROM family_parent)', ())
+    for model, objs in ((Event, [event]), (TimelineEntry, entries)):
+        first = inserts._insert_sql(model, objs, "default")
+        again = inserts._insert_sql(model, objs, "default")
+        assert same(first) == same(again) == same(compile_(model, objs, "default"))
+    assert compiled == [Event, TimelineEntry]  # the second of each came from the cache
+    entries[1].note = "另一条"  # other values, same shape: the cached SQL, this row's parameters
+    cached = inserts._insert_sql(TimelineEntry, entries, "default")
+    assert same(cached) == same(compile_(TimelineEntry, entries, "default"))
+    entries[1].event_id = None  # another shape: compiled anew
+    fresh = inserts._insert_sql(TimelineEntry, entries, "default")
+    assert same(fresh) == same(compile_(TimelineEntry, entries, "default")) and fresh[0] != cached[0]
+    assert compiled == [Event, TimelineEntry, TimelineEntry]
+    # Two plain rows: PostgreSQL's UNNEST form (one array per column) is never taken from the cache.
+    plain = [TimelineEntry(event_id=1, action="report"), TimelineEntry(event_id=1, action="triage")]
+    for _ in range(2):
+        statement = inserts._insert_sql(TimelineEntry, plain, "default")
+        assert same(statement) == same(compile_(TimelineEntry, plain, "default"))
+    assert len(compiled) == (5 if connection.vendor == "postgresql" else 4)

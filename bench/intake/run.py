@@ -57,6 +57,17 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+def cpu_probe() -> float:
+    """Milliseconds of CPU a fixed pure-Python loop takes now. On a shared virtual machine the same code
+    runs up to a third slower at times; this figure, taken at the start and the end of a run, tells
+    whether two runs' figures were measured on an equally fast machine."""
+    start = time.process_time()
+    total = 0
+    for i in range(2_000_000):
+        total += i * i
+    return (time.process_time() - start) * 1000
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=5000, help="reports through event_intake (a)")
@@ -151,7 +162,11 @@ def run(args: argparse.Namespace, workdir: Path, url: str, server: list[subproce
     print(
         f"database: {vendor} ({'throwaway ' + connection.settings_dict['NAME'] if vendor != 'sqlite' else url})"
     )
-    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    probe_start = cpu_probe()
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
+        f"CPU probe {probe_start:.0f} ms (a fixed loop; lower is faster)"
+    )
     t = time.perf_counter()
     call_command("migrate", verbosity=0, interactive=False)
     print(f"migrate: {time.perf_counter() - t:.1f} s")
@@ -336,7 +351,9 @@ def run(args: argparse.Namespace, workdir: Path, url: str, server: list[subproce
         results["counts_ms"] = counts_ms
 
     # --- verdicts --------------------------------------------------------------------------------------
-    print(f"\nSUMMARY ({vendor})")
+    print(
+        f"\nSUMMARY ({vendor}; CPU probe {probe_start:.0f} ms at the start, {cpu_probe():.0f} ms at the end)"
+    )
     a = results["a"]
     print(
         f"  in-process event_intake {a['intake']:,.0f} events/s; whole pipeline incl. route "

@@ -87,7 +87,8 @@ class FlatInput(serializers.Serializer):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         for name, f in getattr(cls, "_declared_fields", {}).items():
-            if isinstance(f, serializers.BaseSerializer | serializers.ListField | serializers.DictField):
+            carries = (serializers.BaseSerializer, serializers.ListField, serializers.DictField)
+            if isinstance(f, (*carries, serializers.ManyRelatedField)):
                 raise TypeError(f"{cls.__name__}.{name}: FlatInput takes scalar fields only")
 
     def get_fields(self) -> dict[str, serializers.Field]:

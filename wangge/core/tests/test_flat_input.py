@@ -55,3 +55,8 @@ def test_fields_that_carry_fields_are_refused() -> None:
 
         class Inner(FlatInput):
             inner = EventCreate()
+
+    with pytest.raises(TypeError, match="scalar fields only"):
+
+        class Related(FlatInput):
+            ids = serializers.PrimaryKeyRelatedField(many=True, read_only=True)

@@ -82,6 +82,8 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / '
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("WANGGE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend with a health check that reads the socket instead of a `SELECT 1` round trip.
+    DATABASES["default"]["ENGINE"] = "wangge.core.pgbackend"
     # Server-side parameters: psycopg prepares a statement run five times on a connection, so the
     # repeated queries of the hot paths (detail, intake) skip PostgreSQL's planner. Off behind a
     # transaction-mode pooler that cannot keep prepared statements (docs/deploy.md).

@@ -7,6 +7,7 @@ address. The exact distance (haversine) and the text similarity (character-bigra
 needs no word list) are then computed for those few rows in Python.
 """
 
+import functools
 import math
 from collections.abc import Collection
 from datetime import datetime, timedelta
@@ -57,11 +58,14 @@ def bounding_box(lat: float, lng: float, metres: float) -> tuple[float, float, f
 _PUNCTUATION = str.maketrans("", "", "，。！？、,.!?;；:：\"'“”（）()")
 
 
-def _bigrams(text: str) -> set[str]:
+@functools.lru_cache(maxsize=2048)
+def _bigrams(text: str) -> frozenset[str]:
+    """The text's character bigrams. Remembered per process: the same open reports are the candidates
+    of every new report near them, and computing their bigrams was most of the cost of comparing."""
     chars = "".join((text or "").lower().translate(_PUNCTUATION).split())
     if len(chars) < 2:
-        return set(chars)
-    return set(map(str.__add__, chars, chars[1:]))
+        return frozenset(chars)
+    return frozenset(map(str.__add__, chars, chars[1:]))
 
 
 def text_similarity(a: str, b: str) -> float:
@@ -69,16 +73,16 @@ def text_similarity(a: str, b: str) -> float:
     return _jaccard(_bigrams(a), _bigrams(b))
 
 
-def _jaccard(x: set[str], y: set[str]) -> float:
+def _jaccard(x: frozenset[str], y: frozenset[str]) -> float:
     if not x or not y:
         return 0.0
     return len(x & y) / len(x | y)
 
 
-class Grams(dict[int, set[str]]):
+class Grams(dict[int, frozenset[str]]):
     """Bigrams per event id, computed once per call however many reports an event is compared with."""
 
-    def of(self, event: "Report") -> set[str]:
+    def of(self, event: "Report") -> frozenset[str]:
         key = id(event)
         grams = self.get(key)
         if grams is None:

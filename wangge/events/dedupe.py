@@ -58,14 +58,26 @@ def bounding_box(lat: float, lng: float, metres: float) -> tuple[float, float, f
 _PUNCTUATION = str.maketrans("", "", "，。！？、,.!?;；:：\"'“”（）()")
 
 
-@functools.lru_cache(maxsize=2048)
+# Texts up to this length have their bigrams remembered (at most 1,024 of them, a few MB per process).
+_REMEMBERED_TEXT = 300
+
+
 def _bigrams(text: str) -> frozenset[str]:
-    """The text's character bigrams. Remembered per process: the same open reports are the candidates
-    of every new report near them, and computing their bigrams was most of the cost of comparing."""
-    chars = "".join((text or "").lower().translate(_PUNCTUATION).split())
+    """The text's character bigrams. Remembered per process for usual report lengths: the same open
+    reports are the candidates of every new report near them, and computing their bigrams was most of
+    the cost of comparing."""
+    text = text or ""
+    return _remembered_bigrams(text) if len(text) <= _REMEMBERED_TEXT else _bigrams_of(text)
+
+
+def _bigrams_of(text: str) -> frozenset[str]:
+    chars = "".join(text.lower().translate(_PUNCTUATION).split())
     if len(chars) < 2:
         return frozenset(chars)
     return frozenset(map(str.__add__, chars, chars[1:]))
+
+
+_remembered_bigrams = functools.lru_cache(maxsize=1024)(_bigrams_of)
 
 
 def text_similarity(a: str, b: str) -> float:

@@ -335,3 +335,36 @@ def test_event_detail_hides_a_likely_duplicate_the_viewer_may_not_see(world: Any
     page = api_for(world.users.community1).get(f"/api/v1/events/{mine.pk}/")
     assert outside.tracking_code not in page.content.decode()
     assert noted(world.users.admin)["tracking_code"] == outside.tracking_code
+
+
+def test_bigrams_are_remembered_for_usual_lengths_only() -> None:
+    from wangge.events import dedupe
+
+    dedupe._remembered_bigrams.cache_clear()
+    short = "小区门口烧烤油烟很大，呛得受不了"
+    long = "楼道堆满杂物" * 60  # 360 characters: computed each time, never kept
+    assert (
+        dedupe._bigrams(short)
+        == dedupe._bigrams_of(short)
+        == frozenset(
+            {
+                "小区",
+                "区门",
+                "门口",
+                "口烧",
+                "烧烤",
+                "烤油",
+                "油烟",
+                "烟很",
+                "很大",
+                "大呛",
+                "呛得",
+                "得受",
+                "受不",
+                "不了",
+            }
+        )
+    )
+    assert dedupe._bigrams(long) == dedupe._bigrams_of(long)
+    assert dedupe._bigrams(short) is dedupe._bigrams(short)  # the remembered set, shared (and frozen)
+    assert dedupe._remembered_bigrams.cache_info().currsize == 1

@@ -59,8 +59,9 @@ def verdict(ok: bool) -> str:
 
 def cpu_probe() -> float:
     """Milliseconds of CPU a fixed pure-Python loop takes now. On a shared virtual machine the same code
-    runs up to a third slower at times; this figure, taken at the start and the end of a run, tells
-    whether two runs' figures were measured on an equally fast machine."""
+    takes up to three quarters longer at times (84–146 ms for this loop on one day); this figure, taken
+    at the start and the end of a run, tells roughly whether two runs were measured on an equally fast
+    machine (runs with the same figure still differed by a quarter)."""
     start = time.process_time()
     total = 0
     for i in range(2_000_000):

@@ -59,7 +59,7 @@ def verdict(ok: bool) -> str:
 
 def cpu_probe() -> float:
     """Milliseconds of CPU a fixed pure-Python loop takes now. On a shared virtual machine the same code
-    takes up to three quarters longer at times (84–146 ms for this loop on one day); this figure, taken
+    takes up to three quarters longer at times (84–146 ms on one day, source-built 3.11); this figure, taken
     at the start and the end of a run, tells roughly whether two runs were measured on an equally fast
     machine (runs with the same figure still differed by a quarter). It depends on the interpreter too:
     Debian's optimised python3.11 runs it in about two thirds of the time a plain source build takes."""

@@ -268,14 +268,14 @@ def rows_by_pk(model: type[M], ids: set[int]) -> dict[int, M]:
 
 
 # How a value read back from a JSON array becomes what the ORM gives for its field type (`_AS_IS`:
-# JSON already carries it; auto fields are IntegerFields).
+# JSON already carries it; auto fields are IntegerFields; a foreign key is read as its target field).
 _FROM_JSON: dict[type[Field[Any, Any]], Callable[[Any], Any]] = {
     DateTimeField: datetime.fromisoformat,  # PostgreSQL writes timestamptz as ISO 8601 in the session's UTC
     DateField: date.fromisoformat,
     DecimalField: lambda v: Decimal(str(v)),
     FloatField: float,
 }
-_AS_IS = (BooleanField, CharField, TextField, IntegerField, ForeignKey, JSONField)
+_AS_IS = (BooleanField, CharField, TextField, IntegerField, JSONField)
 
 
 def _json_converter(field: Field[Any, Any]) -> Callable[[Any], Any] | None:
@@ -283,6 +283,8 @@ def _json_converter(field: Field[Any, Any]) -> Callable[[Any], Any] | None:
     for kind, convert in _FROM_JSON.items():
         if isinstance(field, kind):
             return convert
+    if isinstance(field, ForeignKey):
+        return _json_converter(field.target_field)
     if isinstance(field, JSONField) and field.decoder is not None:
         raise ImproperlyConfigured(f"related_rows_json: {field} has its own JSON decoder")
     if isinstance(field, _AS_IS):

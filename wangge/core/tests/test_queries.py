@@ -5,8 +5,9 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection
+from django.db import connection, models
 from django.db.models import Model, Q
+from django.test.utils import isolate_apps
 from django.utils import timezone
 
 from wangge.core.queries import Prepared, Shape, related_rows_json, rows_from_json
@@ -208,3 +209,25 @@ def test_children_packed_as_json_load_as_the_orm_loads_them(world: Any) -> None:
     assert rows_from_json(StageDeadline, None, using="default") == []
     with pytest.raises(ImproperlyConfigured):  # a FileField's value is not a JSON value
         related_rows_json(Attachment, "event", connection.vendor)
+
+
+@isolate_apps("wangge.core")
+def test_a_foreign_key_is_read_as_its_target_field() -> None:
+    """A key to an integer id comes through as is; a key to a type JSON cannot carry is refused when the
+    subquery is built, as that type itself would be, not loaded as a string."""
+
+    class Coded(models.Model):  # noqa: DJ008 - throwaway test models
+        id = models.UUIDField(primary_key=True)
+
+    class Numbered(models.Model):  # noqa: DJ008 - throwaway test models
+        pass
+
+    class Child(models.Model):  # noqa: DJ008 - throwaway test models
+        coded = models.ForeignKey(Coded, on_delete=models.CASCADE)
+
+    class Fine(models.Model):  # noqa: DJ008 - throwaway test models
+        numbered = models.ForeignKey(Numbered, on_delete=models.CASCADE)
+
+    assert related_rows_json(Fine, "numbered", "postgresql") is not None
+    with pytest.raises(ImproperlyConfigured, match="UUIDField"):
+        related_rows_json(Child, "coded", "postgresql")

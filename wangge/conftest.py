@@ -92,6 +92,13 @@ def world(db: Any) -> SimpleNamespace:
     )
 
 
+@pytest.fixture(autouse=True)
+def _no_login_lockout(settings: Any) -> None:
+    """django-axes off by default in tests: the test client's login() calls authenticate() without a
+    request, which axes refuses. The sign-in security tests turn it back on."""
+    settings.AXES_ENABLED = False
+
+
 @pytest.fixture
 def api_for() -> Callable[[Any], APIClient]:
     """An APIClient authenticated (token) as the given user."""
@@ -132,3 +139,14 @@ def _fresh_reference_data() -> Any:
     reference_forget()
     yield
     reference_forget()
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> Any:
+    # The cache holds rate-limit counters (in this process's memory): one test's attempts must not
+    # count against the next.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -1,7 +1,13 @@
+from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
+
+# Swagger UI and ReDoc (files from drf-spectacular-sidecar) set inline styles, and ReDoc runs its search
+# in a blob: worker: the policy is widened for these two pages only. Swagger's start-up script is served
+# as a file (the split view) so scripts stay 'self'. Who may open them: WANGGE_PUBLIC_API_DOCS.
+api_docs_csp = csp_update({"style-src": ["'unsafe-inline'"], "worker-src": ["'self'", "blob:"]})
 
 # Events first: their routes are the busiest, and Django tries the patterns in order (the route
 # prefixes of these modules do not overlap, so the order changes nothing else).
@@ -19,8 +25,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("api/docs/", api_docs_csp(SpectacularSwaggerSplitView.as_view(url_name="schema")), name="api-docs"),
+    path("api/redoc/", api_docs_csp(SpectacularRedocView.as_view(url_name="schema")), name="api-redoc"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("wangge.accounts.urls")),
     path("", include("wangge.territory.urls")),

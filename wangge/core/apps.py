@@ -1,5 +1,10 @@
 from django.apps import AppConfig
 
+from . import bounds
+
+# At import, not in ready(): other apps' ready() (admin autodiscovery) may already define serializers.
+bounds.install()
+
 
 class CoreConfig(AppConfig):
     name = "wangge.core"

@@ -14,3 +14,17 @@ def demo_keys(app_configs: Any, **kwargs: Any) -> list[Warning]:
     if settings.SECRET_KEY.startswith("wangge-insecure"):
         out.append(Warning("正在使用演示 SECRET_KEY，请设置 WANGGE_SECRET_KEY", id="wangge.W003"))
     return out
+
+
+@register(deploy=True)
+def public_api_docs(app_configs: Any, **kwargs: Any) -> list[Warning]:
+    # The schema lists every endpoint and parameter; in production only staff accounts should read it.
+    if settings.WANGGE_PUBLIC_API_DOCS:
+        return [
+            Warning(
+                "API 文档（/api/schema/、/api/docs/、/api/redoc/）允许匿名访问，"
+                "生产环境请设置 WANGGE_PUBLIC_API_DOCS=false",
+                id="wangge.W010",
+            )
+        ]
+    return []

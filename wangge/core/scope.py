@@ -26,12 +26,33 @@ def user_scope_path(user: object) -> str:
     return str(territory.path)
 
 
+def q_everything() -> Q:
+    """A Q that matches every row and keeps doing so inside `|` and `&`.
+
+    `Q()` is not that: an empty Q is dropped when combined, so `Q() | Q(x)` is just `Q(x)` and a
+    superuser's "everything or mine" silently became "mine". `NOT (pk IN ())` compiles to no WHERE at
+    all (Django turns the negated empty set into a full one), so it costs nothing.
+    """
+    return ~Q(pk__in=[])
+
+
+def q_nothing() -> Q:
+    """A Q that matches no row (compiles to no query at all when used alone)."""
+    return Q(pk__in=[])
+
+
+def has_scope(user: object) -> bool:
+    """Whether `user` may see anything at all (signed in, and a superuser or bound to a territory)."""
+    return user_scope_path(user) != _NOTHING
+
+
 def scope_q(user: object, field: str = "path") -> Q:
+    """The Q of rows inside the caller's territory; composes with `|` and `&` for every role."""
     prefix = user_scope_path(user)
     if prefix == "":
-        return Q()
+        return q_everything()
     if prefix == _NOTHING:
-        return Q(pk__in=[])
+        return q_nothing()
     return Q(**{f"{field}__startswith": prefix})
 
 

@@ -1,11 +1,11 @@
 """Admin for the rules an installation changes without code: categories, the status graph (statuses and
-transitions), time limits, dispatch rules, handling units and local calendar days. Events themselves
+transitions), time limits, dispatch rules, handling units and the local calendar (days, per-year
+coverage, fixed-date holidays). Events themselves
 are changed only through the services (pages/API), so they are read-only here.
 
 Every save and delete writes an audit row in the same transaction.
 """
 
-from datetime import date
 from typing import Any
 
 from django.contrib import admin, messages
@@ -18,11 +18,13 @@ from wangge.core.guards import is_district_admin
 
 from .models import (
     CalendarDay,
+    CalendarYear,
     Category,
     ClassifierVersion,
     Device,
     DispatchRule,
     Event,
+    FixedHoliday,
     HandlingUnit,
     Notification,
     Status,
@@ -141,29 +143,88 @@ class HandlingUnitAdmin(AuditedAdmin):
         super().save_model(request, obj, form, change)
 
 
-@admin.register(CalendarDay)
-class CalendarDayAdmin(AuditedAdmin):
-    list_display = ("day", "is_workday", "note")
-    list_filter = ("is_workday",)
-    date_hierarchy = "day"
+class CoverageWarningsMixin:
+    """Warn on the changelist about years ahead that the working-day clock does not know."""
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        """Say which years the official calendar library does not know yet (Mon–Fri fallback)."""
-        from .calendar import _library_day
+        from .coverage import coverage_warnings
 
-        this_year = date.today().year
-        unknown = [y for y in (this_year, this_year + 1) if _library_day(date(y, 6, 1))[1]]
-        local = set(CalendarDay.objects.filter(day__year__in=unknown).values_list("day__year", flat=True))
-        for year in unknown:
-            if year not in local:
+        if request.method == "GET":
+            for message in coverage_warnings():
+                self.message_user(request, message, messages.WARNING)  # type: ignore[attr-defined]
+        return super().changelist_view(request, extra_context)  # type: ignore[misc]
+
+
+@admin.register(CalendarDay)
+class CalendarDayAdmin(CoverageWarningsMixin, AuditedAdmin):
+    """Single days (holidays, make-up workdays). Entering days does not make a year covered: mark the
+    year complete under 日历年度覆盖 once every day of it is in."""
+
+    list_display = ("day", "is_workday", "note")
+    list_filter = ("is_workday",)
+    date_hierarchy = "day"
+
+
+@admin.register(CalendarYear)
+class CalendarYearAdmin(CoverageWarningsMixin, admin.ModelAdmin):
+    """Per-year coverage; saved only through coverage.calendar_year_mark (who, when, audit row)."""
+
+    list_display = ("year", "complete", "source", "local_days", "marked_by", "marked_at", "note")
+    list_filter = ("complete",)
+    fields = ("year", "complete", "note", "marked_by", "marked_at")
+    readonly_fields = ("marked_by", "marked_at")
+    list_select_related = ("marked_by",)
+
+    @admin.display(description="日历来源")
+    def source(self, obj: CalendarYear) -> str:
+        from .calendar import library_knows_year
+
+        if library_knows_year(obj.year):
+            return "官方日历（节假日库）"
+        return "本地录入（已完整）" if obj.complete else "未覆盖：按周一至周五推算"
+
+    @admin.display(description="本地调整天数")
+    def local_days(self, obj: CalendarYear) -> int:
+        return CalendarDay.objects.filter(day__year=obj.year).count()
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # The year is the row's identity: another year is another row.
+        return ("year", *self.readonly_fields) if obj is not None else self.readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return is_district_admin(request.user) and super().has_add_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_district_admin(request.user) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # unmark instead: the row keeps who marked it and when
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        from .calendar import library_knows_year
+        from .coverage import calendar_year_mark
+
+        row = calendar_year_mark(actor=request.user, year=obj.year, complete=obj.complete, note=obj.note)
+        obj.pk, obj.marked_by, obj.marked_at = row.pk, row.marked_by, row.marked_at
+        if row.complete and not library_knows_year(row.year):
+            days = CalendarDay.objects.filter(day__year=row.year).count()
+            if days == 0:
                 self.message_user(
                     request,
-                    f"{year}年的法定节假日尚未收录：时限暂按周一至周五推算。请在此录入当年放假和调休上班日期。",
+                    f"{row.year}年已标记为完整，但该年尚未录入任何放假或调休日期："
+                    "农历节日（春节、清明、端午、中秋）将按工作日计算。",
                     messages.WARNING,
                 )
-        return super().changelist_view(request, extra_context)
+
+
+@admin.register(FixedHoliday)
+class FixedHolidayAdmin(AuditedAdmin):
+    """Holidays on the same date every year, kept off even when a year's official schedule is unknown."""
+
+    list_display = ("month", "day", "name", "active", "note")
+    list_editable = ("active",)
 
 
 @admin.register(Event)

@@ -7,4 +7,7 @@ class EventsConfig(AppConfig):
     verbose_name = "事件"
 
     def ready(self) -> None:
-        from . import reference  # noqa: F401 - connects the signals that keep its cache fresh
+        from . import (
+            coverage,  # noqa: F401 - registers the calendar coverage check (wangge.W020)
+            reference,  # noqa: F401 - connects the signals that keep its cache fresh
+        )

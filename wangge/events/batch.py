@@ -44,11 +44,25 @@ from .services import (
     intake_existing,
     intake_key,
     propose_urgency,
+    replay_allowed_many,
+    replay_refused,
 )
 from .sos import sos_watch_critical, sos_watch_wanted
 
 log = logging.getLogger(__name__)
 
+# What a batch reads of the events its external ids already belong to (and `replay_allowed_many`).
+_KNOWN_FIELDS = (
+    "id",
+    "channel",
+    "external_id",
+    "tracking_code",
+    "needs_triage",
+    "reporter_user_id",
+    "path",
+    "handler_user_id",
+    "handler_unit_id",
+)
 BATCH_SIZE = 500  # reports per transaction
 MAX_ITEMS = 5000  # per call (the API's limit; the 12345 import's file limit is the same)
 
@@ -156,11 +170,19 @@ def _batch(
     ext = {(d.channel, d.external_id) for _, d, _ in valid if d.external_id}
     known: dict[tuple[str, str | None], tuple[int, str, bool]] = {}
     if ext:
-        for pk, channel, external_id, code, triage in Event.objects.filter(
-            external_id__in={e for _, e in ext}
-        ).values_list("id", "channel", "external_id", "tracking_code", "needs_triage"):
-            if (channel, external_id) in ext:
-                known.setdefault((channel, external_id), (pk, code, triage))
+        rows = [
+            e
+            for e in Event.objects.filter(external_id__in={e for _, e in ext}).only(*_KNOWN_FIELDS)
+            if (e.channel, e.external_id) in ext
+        ]
+        # A work order whose event the caller may not see (pk 0 below) is answered with a conflict
+        # that names nothing about it.
+        allowed = replay_allowed_many(events=rows, actor=actor)
+        for e in rows:
+            seen = e.pk in allowed
+            known[(e.channel, e.external_id)] = (
+                (e.pk, e.tracking_code, e.needs_triage) if seen else (0, "", False)
+            )
     fresh: list[tuple[int, EventInput, Category | None]] = []
     first_of: dict[tuple[str, str], int] = {}
     repeats: list[tuple[int, int]] = []  # (item, the earlier item in this batch it repeats)
@@ -168,7 +190,9 @@ def _batch(
         key = (data.channel, data.external_id or "")
         if data.external_id and key in known:
             pk, code, triage = known[key]
-            outcomes[i] = IntakeOutcome(pk, code, False, triage)
+            outcomes[i] = (
+                IntakeOutcome(pk, code, False, triage) if pk else IntakeOutcome(error=replay_refused())
+            )
         elif data.external_id and key in first_of:
             repeats.append((i, first_of[key]))
         else:

@@ -1,9 +1,15 @@
 """Working-time arithmetic on the official Chinese calendar (holidays and 调休 make-up workdays).
 
-Order of authority for a day: a local CalendarDay row, then the `chinesecalendar` library, then — for
-years the library does not know yet — Monday to Friday, flagged as a fallback (`fallback_used`) so the
-event (Event.calendar_fallback) and the admin can say so. A year for which the installation has entered
-its own CalendarDay rows counts as maintained locally: its other days are Mon–Fri without the flag.
+Order of authority for a day: a local CalendarDay row, then the `chinesecalendar` library (the State
+Council schedule for the years the installed version ships), then — for years the library does not
+know — Monday to Friday without the fixed-date public holidays (FixedHoliday rows: 元旦, 劳动节, 国庆节).
+The lunar holidays (春节, 清明, 端午, 中秋) and the 调休 make-up workdays of such a year are unknown
+until they are entered as CalendarDay rows.
+
+Coverage is per year: a year is covered when the library knows it, or when an administrator has marked
+the local entry complete (CalendarYear.complete). An answer for an uncovered year sets `fallback_used`,
+so the event (Event.calendar_fallback) and the admin can say the deadline was assumed; a few local rows
+in a year do not make it covered (see events.coverage for the marking service and the warnings).
 Working periods of a day come from settings.WANGGE_WORK_PERIODS (default 08:30-12:00, 14:00-17:30).
 
 Units: "workday" = a working day's worth of working time (so a 1-workday limit that starts at 16:00
@@ -11,6 +17,8 @@ ends at 16:00 on the next working day), "workhour" = working hours inside the pe
 at 17:00 runs on into the next working morning), "minute" = calendar minutes, day and night.
 """
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -37,10 +45,33 @@ def _periods() -> list[tuple[time, time]]:
     return sorted(out)
 
 
-def _overrides() -> dict[date, bool]:
-    from .models import CalendarDay
+@dataclass(frozen=True)
+class CalendarData:
+    """The local calendar rows a WorkCalendar needs, read together (cached per process by
+    events.reference)."""
 
-    return dict(CalendarDay.objects.values_list("day", "is_workday"))
+    overrides: dict[date, bool]
+    complete_years: frozenset[int]
+    fixed_holidays: frozenset[tuple[int, int]]
+
+
+def calendar_data_load() -> CalendarData:
+    """Read the local calendar rows from the database (three small tables)."""
+    from .models import CalendarDay, CalendarYear, FixedHoliday
+
+    return CalendarData(
+        overrides=dict(CalendarDay.objects.values_list("day", "is_workday")),
+        complete_years=frozenset(CalendarYear.objects.filter(complete=True).values_list("year", flat=True)),
+        fixed_holidays=frozenset(FixedHoliday.objects.filter(active=True).values_list("month", "day")),
+    )
+
+
+@lru_cache(maxsize=1)
+def default_fixed_holidays() -> frozenset[tuple[int, int]]:
+    """The seeded fixed-date holidays, for calendars built without the database."""
+    from .seed import FIXED_HOLIDAYS
+
+    return frozenset((month, day) for month, day, _, _ in FIXED_HOLIDAYS)
 
 
 @lru_cache(maxsize=8192)
@@ -52,28 +83,65 @@ def _library_day(day: date) -> tuple[bool, bool]:
         return day.weekday() < 5, True
 
 
+@lru_cache(maxsize=1)
+def library_years() -> tuple[int, int]:
+    """First and last year of the official schedule in the installed `chinesecalendar`."""
+    years = [d.year for d in chinese_calendar.holidays]
+    return min(years), max(years)
+
+
 def library_knows_year(year: int) -> bool:
-    return not _library_day(date(year, 6, 1))[1]
+    first, last = library_years()
+    return first <= year <= last
+
+
+def year_covered(year: int, complete_years: Iterable[int]) -> bool:
+    """Official schedule known, or the local entry marked complete by an administrator."""
+    return library_knows_year(year) or year in complete_years
 
 
 class WorkCalendar:
-    """Loads local overrides once; answers is_workday and adds working time.
+    """Local calendar data read once; answers is_workday and adds working time.
 
-    Create one per operation (overrides are read at construction); `fallback_used` turns True as soon
-    as an answer came from the Mon–Fri fallback.
+    Create one per operation; `fallback_used` turns True as soon as an answer came from the Mon–Fri
+    fallback of an uncovered year. Without arguments it uses this process's cached copy of the local
+    rows (events.reference); with `overrides` it uses exactly what it is given (no database), the
+    seeded fixed-date holidays unless `fixed_holidays` is given, and no year marked complete unless
+    `complete_years` is given.
     """
 
-    def __init__(self, overrides: dict[date, bool] | None = None) -> None:
-        self.overrides = _overrides() if overrides is None else dict(overrides)
-        self.local_years = {d.year for d in self.overrides}
+    def __init__(
+        self,
+        overrides: dict[date, bool] | None = None,
+        *,
+        complete_years: Iterable[int] | None = None,
+        fixed_holidays: Iterable[tuple[int, int]] | None = None,
+    ) -> None:
+        if overrides is None:
+            from .reference import reference
+
+            data = reference().calendar_data
+            overrides = data.overrides
+            complete_years = data.complete_years if complete_years is None else complete_years
+            fixed_holidays = data.fixed_holidays if fixed_holidays is None else fixed_holidays
+        self.overrides = overrides
+        self.complete_years = frozenset(complete_years or ())
+        self.fixed_holidays = (
+            default_fixed_holidays() if fixed_holidays is None else frozenset(fixed_holidays)
+        )
         self.periods = _periods()
         self.fallback_used = False
 
     def is_workday(self, day: date) -> bool:
-        if day in self.overrides:
-            return self.overrides[day]
-        workday, fallback = _library_day(day)
-        if fallback and day.year not in self.local_years:
+        local = self.overrides.get(day)
+        if local is not None:
+            return local
+        workday, unknown = _library_day(day)
+        if not unknown:
+            return workday
+        if (day.month, day.day) in self.fixed_holidays:
+            return False  # known without the official schedule: not an assumption
+        if day.year not in self.complete_years:
             self.fallback_used = True
         return workday
 

@@ -20,7 +20,6 @@ from wangge.core.crypto import decrypt
 from wangge.core.masking import mask_name, mask_phone
 from wangge.core.queries import Prepared, rows_from_json
 
-from .dedupe import visible_ids
 from .models import (
     Attachment,
     Channel,
@@ -34,6 +33,7 @@ from .models import (
     Urgency,
     Warning,
 )
+from .selectors import visible_among
 
 ACTION_LABELS = {
     "report": gettext_noop("上报"),
@@ -140,9 +140,18 @@ def event_row(event: Event, now: datetime | None = None) -> dict[str, Any]:
     }
 
 
-def event_rows(events: Iterable[Event]) -> list[dict[str, Any]]:
+def event_rows(events: Iterable[Event], *, viewer: Any) -> list[dict[str, Any]]:
+    """List rows for `viewer`: a row merged into an event `viewer` may not see (staff above can merge
+    across grids) keeps `master` as None, not the other event's id. One query, none without merges."""
     now = timezone.now()
-    return [event_row(e, now) for e in events]
+    rows = [event_row(e, now) for e in events]
+    masters = {r["master"] for r in rows if r["master"] is not None}
+    if masters and not getattr(viewer, "is_superuser", False):
+        seen = {e.pk for e in visible_among(user=viewer, ids=masters)}
+        for r in rows:
+            if r["master"] is not None and r["master"] not in seen:
+                r["master"] = None
+    return rows
 
 
 def reporter_display(event: Event) -> dict[str, Any]:
@@ -297,6 +306,8 @@ def event_detail(event: Event, *, viewer: Any) -> dict[str, Any]:
     atts = sorted(_related(event, "attachments"), key=lambda a: a.pk)
     visits = sorted(_related(event, "return_visits"), key=lambda v: v.pk)
     reopen_until = reopen_deadline(event) if event.status.is_closed else None
+    timeline = timeline_display(entries, atts)
+    merged_count = _references_scoped(event, row, timeline, viewer)
     row.update(
         {
             "description": event.description,
@@ -329,9 +340,9 @@ def event_detail(event: Event, *, viewer: Any) -> dict[str, Any]:
                 "calendar_fallback": event.calendar_fallback,
             },
             "deadlines": [clock_display(c, now) for c in clocks],
-            "timeline": _duplicates_hidden(timeline_display(entries, atts), viewer),
+            "timeline": timeline,
             "attachments": [attachment_display(a) for a in atts],
-            "merged_count": _count(event, "merged"),
+            "merged_count": merged_count,
             "rating": event.rating,
             "reject_reason": event.reject_reason,
             "return_visits": [return_visit_display(v) for v in visits],
@@ -344,14 +355,60 @@ def event_detail(event: Event, *, viewer: Any) -> dict[str, Any]:
     return row
 
 
-def _duplicates_hidden(timeline: list[dict[str, Any]], viewer: Any) -> list[dict[str, Any]]:
-    noted = [t["data"] for t in timeline if isinstance(t["data"].get("likely_duplicate"), dict)]
-    ids = {d["likely_duplicate"].get("id") for d in noted}
-    shown = visible_ids(viewer, {i for i in ids if isinstance(i, int)})
-    for data in noted:
-        if data["likely_duplicate"].get("id") not in shown:
+# Timeline data keys that hold the id (or a list of ids) of another event, by action.
+_EVENT_REFS = {
+    "merge": ("duplicates",),
+    "merged_into": ("master", "via"),
+    "master_outcome": ("master",),
+    "unmerge": ("event",),
+    "rate": ("duplicate",),
+}
+
+
+def _references_scoped(event: Event, row: dict[str, Any], timeline: list[dict[str, Any]], viewer: Any) -> int:
+    """Scope for `viewer` every other event the detail names, and return how many merged reports it may
+    see (`merged_count`): a merge by staff above can join events of several grids, and a grid worker
+    must not learn another grid's tracking codes, ids or count from it. Timeline entries keep their
+    step; references to events the viewer may not see (`selectors.may_see`) become None or are left out
+    of their list. A dispute party's resident id is left out (the dispute panel shows parties, scoped).
+    One query (`selectors.visible_among`), none when nothing is named; `timeline` is changed in place
+    (its data dicts are copies, never the rows')."""
+    ids: set[int] = {event.master_id} if event.master_id else set()
+    codes: set[str] = set()
+    for t in timeline:
+        data = t["data"]
+        for key in _EVENT_REFS.get(t["action"], ()):
+            value = data.get(key)
+            ids.update(v for v in (value if isinstance(value, list) else [value]) if isinstance(v, int))
+        if t["action"] == "merge":
+            codes.update(c for c in data.get("tracking_codes") or [] if isinstance(c, str))
+        if isinstance(data.get("likely_duplicate"), dict):
+            ids.update(i for i in [data["likely_duplicate"].get("id")] if isinstance(i, int))
+        if t["action"] == "dispute_party":
+            data.pop("resident", None)
+    merged = _count(event, "merged")
+    if getattr(viewer, "is_superuser", False):
+        return merged
+    seen = visible_among(user=viewer, ids=ids, codes=codes, merged_into=event.pk if merged else None)
+    seen_ids = {e.pk for e in seen}
+    seen_codes = {e.tracking_code for e in seen}
+    if event.master_id and event.master_id not in seen_ids:
+        row["master"] = None  # merged into another grid's event: that it was merged shows in the timeline
+    for t in timeline:
+        data = t["data"]
+        for key in _EVENT_REFS.get(t["action"], ()):
+            value = data.get(key)
+            if isinstance(value, list):
+                data[key] = [v for v in value if v in seen_ids]
+            elif value is not None and value not in seen_ids:
+                data[key] = None
+                data.pop("key", None)  # master_outcome's key names the master too
+        if t["action"] == "merge" and isinstance(data.get("tracking_codes"), list):
+            data["tracking_codes"] = [c for c in data["tracking_codes"] if c in seen_codes]
+        dup = data.get("likely_duplicate")
+        if isinstance(dup, dict) and dup.get("id") not in seen_ids:
             data["likely_duplicate"] = None
-    return timeline
+    return sum(1 for e in seen if e.master_id == event.pk) if merged else 0
 
 
 def event_public_display(event: Event) -> dict[str, Any]:

@@ -89,6 +89,7 @@ _CODE_COLUMN = {
     "location_required": "address",
     "invalid_location": "lng",
     "invalid_category": "category",
+    "duplicate_key": "order_no",  # a work order of an event the importer may not see
 }
 
 

@@ -5,7 +5,11 @@ change appends a TimelineEntry in the same transaction (services.py is the only 
 graph, categories, time limits and dispatch rules are data, seeded by migrations and editable.
 """
 
+from datetime import date
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_noop
 
@@ -184,6 +188,64 @@ class CalendarDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self._meta.verbose_name} #{self.pk}"
+
+
+class CalendarYear(models.Model):
+    """Coverage of one year that the official calendar library does not know: `complete` means an
+    administrator has entered every holiday and make-up workday of the year as CalendarDay rows, so
+    the working-day clock no longer flags that year as assumed. Marked through
+    calendar.calendar_year_mark (admin), which records who and when and writes an audit row."""
+
+    year = models.PositiveSmallIntegerField(
+        "年份", unique=True, validators=[MinValueValidator(2000), MaxValueValidator(2100)]
+    )
+    complete = models.BooleanField("本地日历已完整录入", default=False)
+    marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="标记人",
+    )
+    marked_at = models.DateTimeField("标记时间", null=True, blank=True)
+    note = models.CharField("说明", max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "日历年度覆盖"
+        verbose_name_plural = "日历年度覆盖"
+        ordering = ("-year",)
+
+    def __str__(self) -> str:
+        return f"{self.year}年"
+
+
+class FixedHoliday(models.Model):
+    """A public holiday on the same solar date every year (元旦, 劳动节, 国庆节): the working-day clock
+    keeps it off even in years whose official schedule is not known yet. Lunar holidays (春节, 清明,
+    端午, 中秋) move every year and are not listed here: they need the official calendar or CalendarDay
+    rows."""
+
+    month = models.PositiveSmallIntegerField("月", validators=[MinValueValidator(1), MaxValueValidator(12)])
+    day = models.PositiveSmallIntegerField("日", validators=[MinValueValidator(1), MaxValueValidator(31)])
+    name = models.CharField("节日", max_length=50)
+    active = models.BooleanField("启用", default=True)
+    note = models.CharField("说明", max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "固定日期节假日"
+        verbose_name_plural = "固定日期节假日"
+        ordering = ("month", "day")
+        constraints = [models.UniqueConstraint(fields=["month", "day"], name="fixed_holiday_unique_date")]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.month}月{self.day}日）"
+
+    def clean(self) -> None:
+        try:
+            date(2024, self.month, self.day)  # a leap year: 2月29日 is a date, 2月30日 is not
+        except (TypeError, ValueError):
+            raise ValidationError({"day": "日期无效"}) from None
 
 
 class DispatchRule(models.Model):

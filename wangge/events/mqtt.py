@@ -18,7 +18,6 @@ after a reconnect), reconnect with exponential backoff, clean stop on SIGTERM.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -38,6 +37,7 @@ from django.db import DatabaseError, IntegrityError, close_old_connections, conn
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from wangge.core import parsers as bounded_json
 from wangge.core.errors import ServiceError
 
 from .models import Category, Channel, Device, DeviceMessage, Event, EventType, Urgency
@@ -233,7 +233,8 @@ def mqtt_handle(*, topic: str, payload: bytes) -> Result:
     if len(payload) > MAX_PAYLOAD_BYTES:
         return _drop("payload_too_large", device_id)
     try:
-        data = json.loads(payload.decode("utf-8"))
+        # Bounded: a deeply nested payload is a ValueError here, not a RecursionError (core.parsers).
+        data = bounded_json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return _drop("bad_json", device_id)
     if not isinstance(data, dict):
@@ -345,7 +346,18 @@ def _handle(*, device_id: str, kind: str, msg_id: str, data: dict[str, Any]) -> 
             }
         },
     )
-    event, created = _intake(event_input)
+    try:
+        event, created = _intake(event_input)
+    except ServiceError as exc:
+        if exc.code != "duplicate_key":
+            raise
+        # "<device_id>:<msg_id>" belongs to an event this device did not send (an account registered
+        # one under it): the device may not see that event (services.replay_allowed), and its alarm must
+        # neither be lost nor land on someone else's event. It goes in without the external id; the
+        # per-device DeviceMessage row below still makes a redelivery a duplicate.
+        log.warning("mqtt message id taken by another event device=%s", device_id)
+        event_input.external_id = None
+        event, created = _intake(event_input)
     with transaction.atomic():
         try:
             with transaction.atomic():

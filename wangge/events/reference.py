@@ -1,5 +1,5 @@
 """The events configuration every report needs (categories, time limits, the initial status, status
-names, local calendar days), read once and kept per process.
+names, local calendar days, years marked complete, fixed-date holidays), read once and kept per process.
 
 Intake runs per request; reading five small tables each time cost a third of a single create. A change
 saved in this process (admin, configuration API, or any ORM write: the model signals below) is seen at
@@ -19,8 +19,8 @@ from django.db.models.signals import post_delete, post_save
 
 from wangge.core.errors import InvalidInput
 
-from .calendar import WorkCalendar
-from .models import CalendarDay, Category, Status, TimeLimit
+from .calendar import WorkCalendar, calendar_data_load
+from .models import CalendarDay, CalendarYear, Category, FixedHoliday, Status, TimeLimit
 
 RECHECK_SECONDS = 10.0
 _lock = threading.Lock()
@@ -43,7 +43,8 @@ class Reference:
         self.status_names = {s.code: s.name for s in statuses}
         self.status_by_pk = {s.pk: s for s in statuses}
         self._initial = next((s for s in statuses if s.is_initial), None)
-        self.overrides = dict(CalendarDay.objects.values_list("day", "is_workday"))
+        self.calendar_data = calendar_data_load()
+        self.overrides = self.calendar_data.overrides
         self.loaded_at = time.monotonic()
 
     @property
@@ -55,7 +56,10 @@ class Reference:
     @property
     def calendar(self) -> WorkCalendar:
         """A fresh calendar per use (it records whether the Mon–Fri fallback answered)."""
-        return WorkCalendar(overrides=self.overrides)
+        data = self.calendar_data
+        return WorkCalendar(
+            overrides=data.overrides, complete_years=data.complete_years, fixed_holidays=data.fixed_holidays
+        )
 
     @property
     def threshold(self) -> float:
@@ -88,6 +92,6 @@ def reference_forget() -> None:
     _current = None
 
 
-for _model in (Category, Status, TimeLimit, CalendarDay):
+for _model in (Category, Status, TimeLimit, CalendarDay, CalendarYear, FixedHoliday):
     post_save.connect(reference_reset, sender=_model, dispatch_uid=f"reference-{_model.__name__}-save")
     post_delete.connect(reference_reset, sender=_model, dispatch_uid=f"reference-{_model.__name__}-del")

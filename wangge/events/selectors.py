@@ -9,14 +9,14 @@ import functools
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from wangge.accounts.roles import STAFF_ROLES
 from wangge.core.errors import NotFound
 from wangge.core.queries import Prepared, one_or_none, related_rows_json
-from wangge.core.scope import path_in_scope, scope_q
+from wangge.core.scope import path_in_scope, q_everything, scope_q
 from wangge.territory.models import Territory
 
 from .models import (
@@ -47,7 +47,7 @@ def visible_q(user: Any) -> Q:
     if user is None or not getattr(user, "is_authenticated", False):
         return Q(pk__in=[])
     if getattr(user, "is_superuser", False):
-        return Q()
+        return q_everything()  # not Q(): an empty Q vanishes when a caller ORs it with more
     q = Q(handler_user=user)
     units = _unit_ids(user)
     if units:
@@ -183,8 +183,9 @@ def _category_codes(code: str) -> list[str]:
     return out
 
 
-def may_see(user: Any, event: Event) -> bool:
-    """`visible_q` for one loaded event, decided in Python (at most one query: whistle summons)."""
+def _seen_by_columns(user: Any, event: Event) -> bool | None:
+    """`visible_q` decided from the event's own columns: True / False, or None when it depends on the
+    user's handling units (shared by `may_see` and `visible_among`, so both apply one rule)."""
     if user is None or not getattr(user, "is_authenticated", False):
         return False
     if getattr(user, "is_superuser", False) or event.handler_user_id == user.pk:
@@ -195,12 +196,58 @@ def may_see(user: Any, event: Event) -> bool:
         territory = getattr(user, "territory", None)
         if not event.path and territory is not None and territory.level == "district":
             return True
+    return None
+
+
+def may_see(user: Any, event: Event) -> bool:
+    """`visible_q` for one loaded event, decided in Python (at most one query: whistle summons)."""
+    decided = _seen_by_columns(user, event)
+    if decided is not None:
+        return decided
     units = _unit_ids(user)
     if not units:
         return False
     if event.handler_unit_id in units:
         return True
     return WhistleSummon.objects.filter(unit_id__in=units, whistle__event_id=event.pk).exists()
+
+
+def visible_among(
+    *, user: Any, ids: Any = (), codes: Any = (), merged_into: int | None = None
+) -> list[Event]:
+    """`may_see` for the events other rows refer to (by id, by tracking code, or merged into the event
+    `merged_into`), in one query and none when nothing is named: the ones `user` may see, with only
+    pk, tracking_code and master_id loaded. For embedding related events in what `user` is shown."""
+    ids = {int(i) for i in ids if isinstance(i, int) and 0 < i <= _MAX_ID}
+    codes = {str(c) for c in codes if isinstance(c, str) and c}
+    if not (ids or codes or merged_into) or not getattr(user, "is_authenticated", False):
+        return []
+    named = Q(pk__in=ids) | Q(tracking_code__in=codes)
+    if merged_into:
+        named |= Q(master_id=merged_into)
+    fields = ("pk", "tracking_code", "master_id", "path", "handler_user_id", "handler_unit_id")
+    qs = Event.objects.filter(named).only(*fields)
+    if getattr(user, "is_superuser", False):
+        return list(qs)
+    # What `may_see` asks of the user's units, answered by the same query (one round trip in all).
+    units = HandlingUnit.objects.filter(active=True, members=user)
+    qs = qs.annotate(
+        by_unit=Exists(units.filter(pk=OuterRef("handler_unit_id"))),
+        by_summons=Exists(
+            WhistleSummon.objects.filter(whistle__event_id=OuterRef("pk"), unit__in=units.values("pk"))
+        ),
+    )
+    out: list[Event] = []
+    for event in qs:
+        decided = _seen_by_columns(user, event)
+        if decided or (decided is None and (event.by_unit or event.by_summons)):
+            out.append(event)
+    return out
+
+
+def merged_events(*, user: Any, master: Event) -> QuerySet[Event]:
+    """The reports merged into `master` that `user` may see (a duplicate from another grid is left out)."""
+    return events_visible(user=user).filter(master=master).order_by("pk")
 
 
 _MAX_ID = 2**63 - 1

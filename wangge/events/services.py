@@ -50,6 +50,7 @@ from .models import (
     Warning,
     WhistleSummon,
 )
+from .reporter import reporter_authorise
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +165,13 @@ def _validate(data: EventInput, categories: dict[str, Category] | None = None) -
         raise InvalidInput("请提供位置：地图选点、地址或楼栋", code="location_required")
     if len(data.reporter_name or "") > 50 or len(data.reporter_phone or "") > 32:
         raise InvalidInput("上报人姓名或电话过长", code="invalid_reporter")
+    if data.building_id is not None:
+        from wangge.territory.models import Building
+
+        # Checked here, not left to the foreign key: the key is checked at COMMIT, after the answer
+        # was decided, so an unknown building id was a server error instead of this message.
+        if not Building.objects.filter(pk=data.building_id).exists():
+            raise InvalidInput("楼栋不存在", code="invalid_building")
     category = None
     if data.category_code:
         if categories is not None:
@@ -396,18 +404,69 @@ def _existing(key: str | None, data: EventInput, fingerprint: str = "", actor: A
     if key:
         found = one_or_none(Event.objects.filter(idempotency_key=key))
         if found is not None:
-            stored = (found.extra or {}).get("_fp")
+            # An Idempotency-Key is the submitter's own: another account is refused even within its
+            # scope, and before the body is compared (a mismatch must not tell them anything either).
             other_user = (
                 found.reporter_user_id is not None
                 and getattr(actor, "pk", None) is not None
                 and found.reporter_user_id != actor.pk
             )
-            if other_user or (fingerprint and stored and stored != fingerprint):
+            if other_user:
+                raise replay_refused()
+            found = replay_answer(event=found, actor=actor, channel=data.channel)
+            stored = (found.extra or {}).get("_fp")
+            if fingerprint and stored and stored != fingerprint:
                 raise Conflict("该 Idempotency-Key 已用于另一份不同的上报", code="idempotency_key_reused")
             return found
     if data.external_id:
-        return one_or_none(Event.objects.filter(channel=data.channel, external_id=data.external_id))
+        found = one_or_none(Event.objects.filter(channel=data.channel, external_id=data.external_id))
+        return None if found is None else replay_answer(event=found, actor=actor, channel=data.channel)
     return None
+
+
+def replay_refused() -> Conflict:
+    """The one answer to a replayed key whose event the caller may not see: names nothing about it."""
+    return Conflict("该编号已被使用，不能重复提交；如确需登记，请更换编号", code="duplicate_key")
+
+
+def replay_allowed(*, event: Event, actor: Any, channel: str) -> bool:
+    """May `actor`, replaying a client-supplied key (Idempotency-Key, channel + external id, device
+    message id) that points at `event`, be answered with that event?
+
+    An account: when it submitted the event itself (it had the first answer already) or may see it by
+    the events selectors' rule (`selectors.may_see`). A caller without an account — an MQTT device, an
+    Open311 api_key client, the public 我要说 form — has no scope, so it may see only what it sent
+    itself: an event reported without an account on the same channel. That is enough because those
+    channels namespace their keys by the sender: MQTT external ids are "<device_id>:<msg_id>" (and
+    DeviceMessage rows are per device), Open311 keys and external ids carry the api key's id, and an
+    account cannot forge one (its events carry it as reporter_user).
+    """
+    if actor is not None and getattr(actor, "is_authenticated", False):
+        if event.reporter_user_id == actor.pk:
+            return True
+        from .selectors import may_see
+
+        return may_see(actor, event)
+    return event.reporter_user_id is None and event.channel == channel
+
+
+def replay_allowed_many(*, events: Sequence[Event], actor: Any) -> set[int]:
+    """`replay_allowed` for events a batch found by their own channel + external id: the ids among them
+    `actor` may be answered with, in at most one query."""
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return {e.pk for e in events if replay_allowed(event=e, actor=actor, channel=e.channel)}
+    from .selectors import visible_among
+
+    own = {e.pk for e in events if e.reporter_user_id == actor.pk}
+    rest = {e.pk for e in events} - own
+    return own | {e.pk for e in visible_among(user=actor, ids=rest)}
+
+
+def replay_answer(*, event: Event, actor: Any, channel: str) -> Event:
+    """`event` when `actor` may be answered with it (`replay_allowed`); else Conflict duplicate_key."""
+    if not replay_allowed(event=event, actor=actor, channel=channel):
+        raise replay_refused()
+    return event
 
 
 def event_intake(
@@ -1479,7 +1538,8 @@ def event_verify(
 
 
 def _by_tracking_code(tracking_code: str) -> Event:
-    """The event behind a reporter's tracking code (the code is their credential), or 404."""
+    """The event behind a public tracking code, or 404. The code only finds it: acting on it needs
+    the reporter's token or account (`reporter.reporter_authorise`)."""
     event = (
         Event.objects.select_related("status", "master", "master__status")
         .filter(tracking_code=(tracking_code or "").strip().upper())
@@ -1490,12 +1550,16 @@ def _by_tracking_code(tracking_code: str) -> Event:
     return event
 
 
-def event_verify_by_reporter(*, tracking_code: str, passed: bool, note: str = "") -> Event:
-    """核查 by the reporter through the tracking link (the code is the credential): once the handler
-    has reported back, "solved" closes the event, "not solved" sends it back to handling (返工) with the
-    reporter's reason. A merged duplicate cannot (its outcome follows the master, which staff verify)."""
+def event_verify_by_reporter(
+    *, tracking_code: str, passed: bool, note: str = "", reporter_token: str = "", actor: Any = None
+) -> Event:
+    """核查 by the reporter (their token from the reporter link, or their own signed-in account; the
+    public tracking code alone is refused): once the handler has reported back, "solved" closes the
+    event, "not solved" sends it back to handling (返工) with the reporter's reason. A merged duplicate
+    cannot (its outcome follows the master, which staff verify)."""
     note = (note or "").strip()[:500]
     event = _by_tracking_code(tracking_code)
+    reporter_authorise(event=event, token=reporter_token, actor=actor)
     if event.master_id:
         raise Conflict("该事件已并入其他事件办理，请查看主事件的办理结果", code="merged")
     if event.status.code not in ("handled", "verifying"):
@@ -1522,13 +1586,17 @@ def _return_visit_assignee(event: Event) -> Any:
     return staff or event.handler_user
 
 
-def event_rate(*, tracking_code: str, rating: str, comment: str = "") -> Event:
-    """The reporter rates through the tracking link (only when closed). 不满意 creates a return-visit
-    task (回访) and opens the reopen window. A merged duplicate follows its master."""
+def event_rate(
+    *, tracking_code: str, rating: str, comment: str = "", reporter_token: str = "", actor: Any = None
+) -> Event:
+    """The reporter rates (token from the reporter link, or their own signed-in account; only when
+    closed). 不满意 creates a return-visit task (回访) and opens the reopen window. A merged duplicate
+    follows its master."""
+    event = _by_tracking_code(tracking_code)
+    reporter_authorise(event=event, token=reporter_token, actor=actor)
     if rating not in RATINGS:
         raise InvalidInput("评价须为：满意、基本满意或不满意", code="invalid_rating")
     comment = (comment or "").strip()[:500]
-    event = _by_tracking_code(tracking_code)
     if event.rating:
         raise Conflict("该事件已评价", code="already_rated")
     master = event.master or event

@@ -24,7 +24,7 @@ from wangge.accounts.roles import STAFF_ROLES
 from wangge.audit.models import AuditEntry
 from wangge.audit.services import audit_entry, audit_record
 from wangge.core.errors import Conflict, Forbidden, NotFound, ServiceError
-from wangge.core.scope import path_in_scope, user_scope_path
+from wangge.core.scope import path_in_scope, q_everything, user_scope_path
 
 from . import notify
 from .models import Event, SosStep, SosWatch, TimelineEntry, Urgency
@@ -461,7 +461,7 @@ def _scope_filter(user: Any) -> Q:
     unlocated ones are then checked one by one with `sos_visible` (an SOS board holds a few rows)."""
     prefix = user_scope_path(user)
     if prefix == "":
-        return Q()
+        return q_everything()
     if not path_in_scope(user, prefix):  # no territory: nothing
         return Q(pk__in=[])
     return (Q(event__path__startswith=prefix) & ~Q(event__path="")) | Q(event__path="")

@@ -17,16 +17,16 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from wangge.accounts.roles import Role
-from wangge.core.errors import Conflict, NotFound, ServiceError
+from wangge.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from wangge.core.http import no_store
 
-from . import clock, dedupe, display, forms, selectors, services, sos, whistle
+from . import clock, dedupe, display, forms, reporter, selectors, services, sos, whistle
 from . import merge as merge_service
 from .models import Channel, Event, Status, Warning
 
@@ -160,7 +160,7 @@ def _card(event: Event, *, user: Any) -> dict[str, Any]:
             "whistles": whistle.whistle_board(user=user, include_closed=True, event_id=event.pk),
             "extensions": clock.extension_list(user=user, event_id=event.pk),
             "sos": _dates(sos.sos_watch_display(watch)) if watch is not None else None,
-            "merged": list(event.merged.select_related("status").order_by("pk")),
+            "merged": list(selectors.merged_events(user=user, master=event)),  # scoped for the viewer
             "duplicates": _duplicates(user=user, event=event),
             "point": {"lat": event.lat, "lng": event.lng} if event.lat is not None else None,
             "may_admin": user.is_staff,
@@ -329,7 +329,15 @@ def report(request: HttpRequest) -> HttpResponse:
             form.add_error(None, _message(exc))
             status = exc.status
         else:
-            context = {"event": event, "created": created}
+            # The reporter's own link (token) is shown here once: it alone lets them confirm and rate.
+            link = reverse("track", args=[event.tracking_code])
+            context = {
+                "event": event,
+                "created": created,
+                "reporter_url": request.build_absolute_uri(
+                    f"{link}?{urlencode({'k': reporter.reporter_token(event)})}"
+                ),
+            }
             return no_store(
                 render(request, "events/report_done.html", context, status=201 if created else 200)
             )
@@ -346,48 +354,94 @@ def track_lookup(request: HttpRequest) -> HttpResponse:
     return render(request, "events/track_lookup.html", {"form": form}, status=400 if form.is_bound else 200)
 
 
-def _public_or_404(code: str) -> dict[str, Any]:
+def _public_or_404(code: str) -> tuple[Event, dict[str, Any]]:
     try:
-        return _dates(selectors.event_public(tracking_code=code.strip().upper()))
+        event = selectors.event_by_tracking_code(tracking_code=code)
     except NotFound:
         raise Http404 from None
+    return event, _dates(display.event_public_display(event))
+
+
+_WHY_NOT = {
+    reporter.TOKEN_INVALID: _("专属链接无效：仍可查看进度，确认或评价请使用提交时获得的完整链接。"),
+    "throttled": _("尝试次数过多，请稍后再试。"),
+}
+
+
+def _reporter_page(response: HttpResponse, key: str) -> HttpResponse:
+    """Never cached; a page whose URL or forms carry the reporter's token sends only the site's origin as
+    Referer, never the path, so the token does not reach another site or this site's logs through a link
+    or an image request. Not "no-referrer": browsers then send `Origin: null` with the page's own forms,
+    and the CSRF check refuses the reporter's confirm and rating."""
+    if key:
+        response["Referrer-Policy"] = "strict-origin"
+    return no_store(response)
 
 
 @require_http_methods(["GET", "HEAD"])
 def track(request: HttpRequest, code: str) -> HttpResponse:
-    """Public tracking page: anonymised progress; rating when the matter is closed."""
-    info = _public_or_404(code)
-    context = {"info": info, "rating_form": forms.RatingForm(), "verify_form": forms.ReporterVerifyForm()}
-    return no_store(render(request, "events/track.html", context))
+    """Public tracking page: anonymised progress for anyone with the code. 核查 and 评价 are offered only
+    to the reporter: the link with their token (?k=) from the 我要说 done page, or their own account."""
+    event, info = _public_or_404(code)
+    key = request.GET.get("k", "").strip()[:100]
+    may_act, why_not = reporter.reporter_may_act(request, event=event, token=key)
+    context = {
+        "info": info,
+        "rating_form": forms.RatingForm(),
+        "verify_form": forms.ReporterVerifyForm(),
+        "may_act": may_act,
+        "reporter_key": key if may_act else "",
+        "key_problem": _WHY_NOT.get(why_not, ""),
+    }
+    return _reporter_page(render(request, "events/track.html", context), key)
 
 
 def _track_post(
-    request: HttpRequest, code: str, *, form_name: str, act: Callable[[str, dict[str, Any]], str]
+    request: HttpRequest, code: str, *, form_name: str, act: Callable[[str, dict[str, Any], str], str]
 ) -> HttpResponse:
-    """A reporter's action on the tracking page: `act(tracking_code, cleaned_data)` returns the thanks."""
-    info = _public_or_404(code)
+    """A reporter's action on the tracking page: `act(tracking_code, cleaned_data, token)` calls the
+    service (which refuses anyone but the reporter) and returns the thanks; limits in events.reporter."""
+    event, info = _public_or_404(code)
+    key = request.POST.get("k", "").strip()[:100]
     bound = {"rating_form": forms.RatingForm, "verify_form": forms.ReporterVerifyForm}
     context: dict[str, Any] = {"info": info, **{name: cls() for name, cls in bound.items()}}
     form = context[form_name] = bound[form_name](request.POST)
+    context["may_act"] = bool(key) or reporter.is_reporter_account(request.user, event)
+    context["reporter_key"] = key
     status = 400
     if form.is_valid():
         try:
-            thanks = act(info["tracking_code"], form.cleaned_data)
+            thanks = reporter.reporter_act(
+                request,
+                code=event.tracking_code,
+                token=key,
+                act=lambda: act(event.tracking_code, form.cleaned_data, key),
+            )
         except ServiceError as exc:
             form.add_error(None, _message(exc))
             status = exc.status
+            if isinstance(exc, Forbidden):
+                context["may_act"], context["reporter_key"] = False, ""
         else:
             messages.success(request, thanks)
-            return redirect("track", code=info["tracking_code"])
-    return no_store(render(request, "events/track.html", context, status=status))
+            url = reverse("track", args=[event.tracking_code])
+            # Back to the reporter's own link, so that rating can follow confirming.
+            return _reporter_page(redirect(f"{url}?{urlencode({'k': key})}" if key else url), key)
+    return _reporter_page(render(request, "events/track.html", context, status=status), key)
 
 
 @require_POST
 def track_verify(request: HttpRequest, code: str) -> HttpResponse:
     """The reporter confirms the handler's result, or says it is not solved (with a reason)."""
 
-    def act(tracking_code: str, d: dict[str, Any]) -> str:
-        services.event_verify_by_reporter(tracking_code=tracking_code, passed=d["passed"], note=d["note"])
+    def act(tracking_code: str, d: dict[str, Any], key: str) -> str:
+        services.event_verify_by_reporter(
+            tracking_code=tracking_code,
+            passed=d["passed"],
+            note=d["note"],
+            reporter_token=key,
+            actor=request.user,
+        )
         return (
             gettext("感谢确认，事件已办结，请评价。") if d["passed"] else gettext("已退回处置人员继续处理。")
         )
@@ -397,8 +451,14 @@ def track_verify(request: HttpRequest, code: str) -> HttpResponse:
 
 @require_POST
 def track_rate(request: HttpRequest, code: str) -> HttpResponse:
-    def act(tracking_code: str, d: dict[str, Any]) -> str:
-        services.event_rate(tracking_code=tracking_code, rating=d["rating"], comment=d["comment"])
+    def act(tracking_code: str, d: dict[str, Any], key: str) -> str:
+        services.event_rate(
+            tracking_code=tracking_code,
+            rating=d["rating"],
+            comment=d["comment"],
+            reporter_token=key,
+            actor=request.user,
+        )
         return gettext("感谢您的评价！")
 
     return _track_post(request, code, form_name="rating_form", act=act)

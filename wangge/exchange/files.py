@@ -11,6 +11,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font, PatternFill
 
+from wangge.core.cells import csv_row, xlsx_row
 from wangge.registry.bulk import RowError
 from wangge.registry.models import FacilityClass, KeyGroup
 
@@ -59,7 +60,10 @@ def template_xlsx(spec: Spec) -> bytes:
                 KeyGroup.objects.filter(kind=KeyGroup.Kind.SET).values_list("name", flat=True)
             )
         extra = f"（也可写作：{'、'.join(c.aliases)}）" if c.aliases else ""
-        notes.append([c.header, "必填" if c.required else "", (c.help + extra).strip(), allowed])
+        # Key-group names are edited in the admin: text from the database goes out formula-safe.
+        notes.append(
+            xlsx_row(notes, [c.header, "必填" if c.required else "", (c.help + extra).strip(), allowed])
+        )
     notes.append([])
     for line in ("说明：第一行为列名，从第二行开始每行一条记录；可以增加其他列，导入时会忽略。", *spec.notes):
         notes.append([line])
@@ -67,7 +71,7 @@ def template_xlsx(spec: Spec) -> bytes:
         notes.append([])
         notes.append(_header_cells(notes, ["分类代码", "大类", "小类"]))
         for fc in FacilityClass.objects.all():
-            notes.append([f"{fc.major}{fc.minor}", fc.major_name, fc.name])
+            notes.append(xlsx_row(notes, [f"{fc.major}{fc.minor}", fc.major_name, fc.name]))
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
@@ -106,7 +110,8 @@ def error_report_xlsx(errors: Iterable[RowError], *, header_of: Any, total: int,
     for e in sorted(
         errors, key=lambda e: e.row
     ):  # rows rejected while writing come after their chunk's others
-        ws.append([e.row, header_of(e.column) or "（整行）", e.value, e.message])
+        # e.value is what the uploader typed: "=HYPERLINK(...)" must come back as text, not a formula.
+        ws.append(xlsx_row(ws, [e.row, header_of(e.column) or "（整行）", e.value, e.message]))
     if total > kept:
         ws.append([])
         ws.append(["", "", "", f"共 {total} 条错误，此处只列出前 {kept} 条。"])
@@ -125,7 +130,7 @@ def export_xlsx(spec: Spec, rows: Iterable[list[Any]], *, note: str = "") -> Any
     ws.freeze_panes = "A2"
     ws.append(_header_cells(ws, spec.headers))
     for row in rows:
-        ws.append(row)
+        ws.append(xlsx_row(ws, row))
     if note:
         info = wb.create_sheet("说明")
         info.append([note])
@@ -142,16 +147,18 @@ class _Echo:
 
 def export_csv(spec: Spec, rows: Iterable[list[Any]]) -> Iterator[bytes]:
     """UTF-8 with BOM (Excel then opens it correctly). ID and phone cells get a leading tab so Excel keeps
-    them as text; the importer strips it."""
+    them as text; the importer strips it. Text that a spreadsheet would read as a formula (= + - @ ...)
+    gets a leading apostrophe (wangge.core.cells)."""
     writer = csv.writer(_Echo())
     personal = [i for i, c in enumerate(spec.columns) if c.personal or c.key in ("id_number",)]
     yield b"\xef\xbb\xbf" + writer.writerow(spec.headers).encode()
     batch: list[str] = []
     for row in rows:
+        row = csv_row(row)
         for i in personal:
             if row[i]:
                 row[i] = "\t" + str(row[i])
-        batch.append(writer.writerow(["" if v is None else v for v in row]))
+        batch.append(writer.writerow(row))
         if len(batch) >= 500:
             yield "".join(batch).encode()
             batch = []

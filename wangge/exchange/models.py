@@ -14,6 +14,7 @@ class ImportStatus(models.TextChoices):
     QUEUED = "queued", "排队中"
     RUNNING = "running", "导入中"
     DONE = "done", "已完成"
+    PARTIAL = "partial", "部分完成"  # the file became unreadable part-way: the rows before it are in
     FAILED = "failed", "失败"
 
 
@@ -38,6 +39,11 @@ class ImportJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     task_id = models.CharField("后台任务号", max_length=64, blank=True)
+    # Lease: the worker running the job refreshes heartbeat_at at the start and after every committed
+    # chunk; a running job whose heartbeat is older than WANGGE_IMPORT_LEASE_SECONDS lost its worker.
+    heartbeat_at = models.DateTimeField("心跳时间", null=True, blank=True)
+    first_row = models.PositiveIntegerField("首个数据行号", default=0)
+    committed_row = models.PositiveIntegerField("已提交至行号", default=0)
 
     class Meta:
         verbose_name = "导入任务"
@@ -53,11 +59,11 @@ class ImportJob(models.Model):
 
     @property
     def finished(self) -> bool:
-        return self.status in (ImportStatus.DONE, ImportStatus.FAILED)
+        return self.status in (ImportStatus.DONE, ImportStatus.PARTIAL, ImportStatus.FAILED)
 
     @property
     def percent(self) -> int:
-        if self.status == ImportStatus.DONE:
+        if self.status in (ImportStatus.DONE, ImportStatus.PARTIAL):
             return 100
         if not self.total_rows:
             return 0

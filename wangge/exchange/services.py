@@ -7,21 +7,23 @@ import logging
 import os
 import shutil
 import tempfile
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from wangge.accounts.roles import P_EXPORT_PERSONAL, P_IMPORT_REGISTER, P_MANAGE_TERRITORY, P_VIEW_REGISTER
 from wangge.audit.services import audit_record
 from wangge.core.errors import Forbidden, InvalidInput, ServiceError
-from wangge.core.scope import _NOTHING, user_scope_path
+from wangge.core.scope import has_scope, user_scope_path
 from wangge.registry.bulk import BULK_UPSERTS, BulkResult, RowError
 from wangge.territory.models import GridType, Level, Territory
 from wangge.territory.services import grid_boundary_set, grid_create
@@ -42,10 +44,9 @@ def _mb(n: int) -> str:
 
 
 def _scope_of(actor: Any) -> str:
-    path = user_scope_path(actor)
-    if path == _NOTHING:
+    if not has_scope(actor):
         raise Forbidden("您的账号未绑定辖区，不能导入或导出", code="no_territory")
-    return path
+    return user_scope_path(actor)
 
 
 def check_upload(*, kind: str, name: str, size: int) -> str:
@@ -160,15 +161,80 @@ def _progress(job_id: int, total: int) -> Any:
     return update
 
 
+class _JobLost(Exception):
+    """The job was taken from this worker (its lease expired and it was failed): stop importing."""
+
+
+class _Tracker:
+    """Feeds the table's rows to the bulk upsert and, after every committed chunk, records progress, the
+    row numbers committed so far and a heartbeat (the job's lease).
+
+    A reading error part-way through the file (bytes that stop decoding, a damaged sheet) ends the rows
+    instead of the import: every row read before it is still written, and `stopped` says where and why.
+    """
+
+    def __init__(self, job_id: int, total: int, rows: Iterator[tuple[int, Any]]) -> None:
+        self.job_id, self.total = job_id, total
+        self._rows = rows
+        self._pending: deque[int] = deque()  # row numbers handed out and not yet committed
+        self._done = 0
+        self.first_row = 0
+        self.last_row = 0
+        self.stopped: InvalidInput | None = None
+
+    def rows(self) -> Iterator[tuple[int, Any]]:
+        try:
+            for number, values in self._rows:
+                if not self.first_row:
+                    self.first_row = number
+                self._pending.append(number)
+                yield number, values
+        except InvalidInput as exc:
+            self.stopped = exc
+
+    def on_chunk(self, result: BulkResult) -> None:
+        while self._done < result.processed and self._pending:
+            self.last_row = self._pending.popleft()
+            self._done += 1
+        alive = ImportJob.objects.filter(pk=self.job_id, status=ImportStatus.RUNNING).update(
+            processed_rows=result.processed,
+            created_rows=result.created,
+            updated_rows=result.updated,
+            error_rows=result.error_rows,
+            total_rows=max(self.total, result.processed),
+            first_row=self.first_row,
+            committed_row=self.last_row,
+            heartbeat_at=timezone.now(),
+        )
+        if not alive:
+            raise _JobLost
+
+
+def _rows_text(job: ImportJob) -> str:
+    """What a job committed, as "已导入 N 行（第 a–b 行）"."""
+    imported = job.created_rows + job.updated_rows
+    if not job.committed_row:
+        return "没有导入任何行"
+    text = f"已导入 {imported} 行（第 {job.first_row}–{job.committed_row} 行"
+    if job.error_rows:
+        text += f"，其中 {job.error_rows} 行有错误未导入"
+    return text + "）"
+
+
 def import_job_run(*, job_id: int) -> ImportJob:
-    """Run one queued import (the task calls this). Never raises for bad files: the job records why."""
+    """Run one queued import (the task calls this). Never raises for bad files: the job records why.
+
+    The job holds a lease (heartbeat_at, refreshed per committed chunk); if the worker dies, the job is
+    failed by import_jobs_expire with exactly what was committed, and can be re-run.
+    """
     job = ImportJob.objects.select_related("created_by").get(pk=job_id)
     claimed = ImportJob.objects.filter(pk=job.pk, status=ImportStatus.QUEUED).update(
-        status=ImportStatus.RUNNING, started_at=timezone.now()
+        status=ImportStatus.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
     )
     if not claimed:
         return job  # already run (a retried task must not import twice)
     header_of: Any = lambda key: key  # noqa: E731
+    tracker: _Tracker | None = None
     try:
         with _stored_path(job) as path:
             if job.kind == ImportKind.GRIDS:
@@ -178,17 +244,23 @@ def import_job_run(*, job_id: int) -> ImportJob:
                 header_of = spec.header_of
                 table = open_table(spec, path, job.original_name)
                 total = table.total_rows
-                ImportJob.objects.filter(pk=job.pk).update(total_rows=total)
+                ImportJob.objects.filter(pk=job.pk).update(total_rows=total, heartbeat_at=timezone.now())
+                tracker = _Tracker(job.pk, total, table.rows())
                 result = BULK_UPSERTS[job.kind](
                     actor=job.created_by,
-                    rows=table.rows(),
+                    rows=tracker.rows(),
                     scope_path=job.path,
                     columns=table.keys,
                     job_id=job.pk,
-                    on_chunk=_progress(job.pk, total),
+                    on_chunk=tracker.on_chunk,
                 )
         if result.processed == 0:
+            if tracker is not None and tracker.stopped is not None:
+                raise tracker.stopped
             raise InvalidInput("文件只有表头，没有数据行", code="no_rows")
+    except _JobLost:
+        job.refresh_from_db()
+        return job  # failed by import_jobs_expire meanwhile; its message stands
     except ServiceError as exc:
         return _finish(job, status=ImportStatus.FAILED, message=exc.message)
     except Exception:
@@ -205,11 +277,73 @@ def import_job_run(*, job_id: int) -> ImportJob:
     message = (
         f"共 {result.processed} 行：新增 {result.created}，更新 {result.updated}，错误 {result.error_rows}"
     )
+    if tracker is not None and tracker.stopped is not None:
+        stop = tracker.stopped
+        bad = (stop.details or {}).get("row") if isinstance(stop.details, dict) else None
+        bad_row = int(bad) if bad else tracker.last_row + 1
+        reason = stop.message if bad else f"文件第 {bad_row} 行起无法读取：{stop.message}"
+        message = (
+            f"{reason.rstrip('。')}。已导入 {result.created + result.updated} 行"
+            f"（第 {tracker.first_row}–{tracker.last_row} 行"
+            + (f"，其中 {result.error_rows} 行有错误未导入" if result.error_rows else "")
+            + f"），第 {bad_row} 行起未导入；修正文件后可重新导入（已导入的行不会重复）"
+        )
+        return _finish(
+            job, status=ImportStatus.PARTIAL, message=message, result=result, report=report, tracker=tracker
+        )
     if result.error_rows and not ok:
         message += "；没有导入任何数据，请下载错误报告修改后重新导入"
     elif result.error_rows:
         message += "；错误行未导入，请下载错误报告修改后只导入这些行"
-    return _finish(job, status=ImportStatus.DONE, message=message, result=result, report=report)
+    return _finish(
+        job, status=ImportStatus.DONE, message=message, result=result, report=report, tracker=tracker
+    )
+
+
+def import_jobs_expire(*, now: Any = None) -> list[ImportJob]:
+    """Fail every running import whose worker stopped reporting (killed, out of memory, machine down).
+
+    Called by the periodic sweep (`wangge sweep`) and when import jobs are looked at. The message says
+    exactly which rows were committed and where the import stopped; re-running the file upserts by
+    natural key, so rows already imported are not doubled. A worker that was only slow finds its job
+    taken at its next chunk and stops (see _Tracker.on_chunk).
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.WANGGE_IMPORT_LEASE_SECONDS)
+    expired = []
+    stale = ImportJob.objects.filter(status=ImportStatus.RUNNING).filter(
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    )
+    for job in stale.select_related("created_by"):
+        with transaction.atomic():
+            job = ImportJob.objects.select_for_update().select_related("created_by").get(pk=job.pk)
+            if job.status != ImportStatus.RUNNING or (job.heartbeat_at and job.heartbeat_at >= cutoff):
+                continue
+            done = _rows_text(job)
+            if job.committed_row:
+                rest = f"，第 {job.committed_row + 1} 行起未导入"
+            else:
+                rest = ""
+            job.status = ImportStatus.FAILED
+            job.message = f"导入中断（后台任务停止响应）：{done}{rest}；可重新导入（已导入的行不会重复）"
+            job.finished_at = now
+            job.save(update_fields=["status", "message", "finished_at"])
+            audit_record(
+                actor=None,
+                action="import.expire",
+                obj=job,
+                reason="后台任务停止响应，租约过期",
+                after={
+                    "status": job.status,
+                    "rows": job.processed_rows,
+                    "created": job.created_rows,
+                    "updated": job.updated_rows,
+                    "errors": job.error_rows,
+                    "committed_row": job.committed_row,
+                },
+            )
+        expired.append(job)
+    return expired
 
 
 def _finish(
@@ -219,9 +353,12 @@ def _finish(
     message: str,
     result: BulkResult | None = None,
     report: bytes | None = None,
+    tracker: _Tracker | None = None,
 ) -> ImportJob:
     with transaction.atomic():
-        job.refresh_from_db()
+        job = ImportJob.objects.select_for_update().select_related("created_by").get(pk=job.pk)
+        if job.status != ImportStatus.RUNNING:
+            return job  # failed by import_jobs_expire meanwhile (lease lost): that message stands
         job.status = status
         job.message = message[:500]
         job.finished_at = timezone.now()
@@ -233,6 +370,9 @@ def _finish(
                 result.updated,
                 result.error_rows,
             )
+        if tracker is not None:
+            job.first_row, job.committed_row = tracker.first_row, tracker.last_row
+        job.heartbeat_at = job.finished_at
         if report is not None:
             job.error_report.save(f"errors-{job.pk}.xlsx", ContentFile(report), save=False)
         job.save()

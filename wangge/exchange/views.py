@@ -43,6 +43,7 @@ def import_home(request: HttpRequest) -> HttpResponse:
     kinds = _kinds(request.user)
     if not kinds:
         raise PermissionDenied
+    services.import_jobs_expire()  # a job whose worker died shows as failed, not "导入中" forever
     error = None
     if request.method == "POST":
         upload = request.FILES.get("file")
@@ -70,6 +71,7 @@ def import_home(request: HttpRequest) -> HttpResponse:
 
 
 def _job(request: HttpRequest, pk: int) -> Any:
+    services.import_jobs_expire()
     try:
         return selectors.import_job_get(request.user, pk)
     except NotFound:

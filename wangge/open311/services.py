@@ -283,6 +283,10 @@ def request_submit(*, api_key: ApiKey, form: Any, idempotency_key: str | None = 
 
     anonymous = attrs.get("anonymous") == "true"
     fingerprint = _fingerprint(form)
+    # Every key below carries the api key's id: a client's replay can only ever find what that client
+    # sent. The intake answers a replay only with an event reported without an account on this channel
+    # (events.services.replay_allowed: a client may see what it created itself); anything else, e.g. an
+    # account that registered an open311 external id first, is a conflict that names nothing.
     key = None
     if raw_key:
         key = f"open311:{api_key.pk}:{raw_key}"

@@ -17,6 +17,9 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from wangge.core.errors import ServiceError
+from wangge.core.nul import MESSAGE as NUL_MESSAGE
+from wangge.core.nul import has_nul
+from wangge.events.reporter import reporter_token
 
 from . import selectors, services
 from .formats import FORMATS, render, render_errors
@@ -47,6 +50,9 @@ def open311(*methods: str, jurisdiction: bool = True) -> Callable[[View], View]:
                 response = render_errors(fmt, 405, [f"该资源不支持 {request.method} 请求"])
                 response["Allow"] = ", ".join(methods)
                 return response
+            # NUL cannot be stored (PostgreSQL); core.nul leaves /open311/ to answer in the spec's format.
+            if has_nul(request.GET) or (request.method == "POST" and has_nul(request.POST)):
+                return render_errors(fmt, 400, [NUL_MESSAGE])
             try:
                 if jurisdiction:
                     services.check_jurisdiction(_param(request, "jurisdiction_id"))
@@ -169,8 +175,10 @@ def _search(request: HttpRequest, fmt: str) -> HttpResponse:
 @open311("POST")
 def _create(request: HttpRequest, fmt: str) -> HttpResponse:
     """POST requests (form-encoded): api_key required; answers [{service_request_id, service_notice,
-    account_id}]. A retry with the same Idempotency-Key header or attribute[external_id] returns the
-    first request's answer."""
+    account_id, reporter_token}]. A retry with the same Idempotency-Key header or attribute[external_id]
+    returns the first request's answer. reporter_token (a Wangge extension) goes only to the client that
+    submitted: the public service_request_id lets anyone look, while 核查/评价 for the reporter
+    (/api/v1/track/{service_request_id}/verify/ and /rating/) need this token."""
     api_key = selectors.api_key_find(request.POST.get("api_key"))
     if api_key is None:
         missing = not (request.POST.get("api_key") or "").strip()
@@ -183,6 +191,7 @@ def _create(request: HttpRequest, fmt: str) -> HttpResponse:
             "service_request_id": done.event.tracking_code,
             "service_notice": services.service_notice(done.event),
             "account_id": done.account_id,
+            "reporter_token": reporter_token(done.event),
         }
     ]
     return render(fmt, "service_requests", body, status=201 if done.created else 200)

@@ -184,8 +184,16 @@ def dwelling_get(*, user: Any, pk: Any) -> Dwelling:
 
 
 def _natural(value: str) -> tuple[Any, ...]:
-    """Sort key putting room "201" before "1001"."""
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", value or "") if p != "")
+    """Sort key putting room "201" before "1001", and numeric rooms before text ones such as "商铺A".
+
+    Every part is a (kind, number, text) triple so that a number is never compared with a text.
+    """
+    parts = tuple(
+        (0, int(p), "") if p.isascii() and p.isdigit() else (1, 0, p)
+        for p in re.split(r"([0-9]+)", value or "")
+        if p
+    )
+    return (0 if parts and parts[0][0] == 0 else 1, parts)
 
 
 def dwelling_occupants(*, user: Any, dwelling: Dwelling, today: date | None = None) -> list[dict[str, Any]]:
@@ -265,6 +273,7 @@ def building_card(*, user: Any, pk: Any, today: date | None = None) -> dict[str,
             "code": b.code,
             "name": b.name,
             "label": str(b),
+            "grid_id": b.grid_id,
             "address": b.address,
             "floors": b.floors,
             "units": b.units,

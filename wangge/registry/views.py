@@ -1,10 +1,10 @@
 """Resident and building pages. Reads go through the registry selectors (scoped to the caller);
 the one write here (reveal of a full personal value) goes through registry.services.resident_reveal."""
 
-import re
 from typing import Any
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -36,27 +36,26 @@ def _get_or_404(getter: Any, **kwargs: Any) -> Any:
     return obj
 
 
-def _is_number_query(q: str) -> bool:
-    """An ID number or phone number (searched exactly, by keyed hash) rather than a name."""
-    compact = re.sub(r"[\s\-]", "", q).upper()
-    return bool(compact) and compact.lstrip("+").rstrip("X").isdigit()
-
-
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 @permission_required(P_VIEW_REGISTER, raise_exception=True)
 def resident_list(request: HttpRequest) -> HttpResponse:
     """Search by name, or by exact ID number / phone; results are masked.
 
-    The form posts, so an ID or phone number never lands in a URL (history, proxy logs); a search by
-    name or tag is redirected to a GET address so that it can be paged and bookmarked.
+    The form posts, so an ID or phone number never lands in a URL (history, proxy logs, Referer); a
+    search by name or tag is redirected to a GET address so that it can be paged and bookmarked. A number
+    that arrives in the address anyway is refused, as the API does (same rule): nothing is searched and
+    the caller is sent to the bare page, so the number is neither echoed nor passed on as a Referer.
     """
     params = request.POST if request.method == "POST" else request.GET
     q = (params.get("q") or "").strip()
     tag = (params.get("tag") or "").strip()
-    number_query = _is_number_query(q)
+    number_query = selectors.is_personal_number_query(q)
     if request.method == "POST" and not number_query:
         return redirect(f"{reverse('resident-list')}?{urlencode({'q': q, 'tag': tag})}")
+    if number_query and request.method != "POST":
+        messages.error(request, _("按身份证号或手机号查询请在查询框中输入后提交，号码不能放在网址中。"))
+        return redirect("resident-list")
     searched = bool(q or tag)
     page, rows = None, []
     if searched:

@@ -1,7 +1,9 @@
 """Cross-cutting API contract: schema and docs, token auth, 401 everywhere, and no scope leaks.
 
 Endpoints are discovered by walking the URL resolver, so every GET endpoint added under /api/v1/ later
-is covered without touching this file.
+is covered without touching this file. This file walks the GET lists; test_scope_walker.py walks details,
+searches, exports, embedded objects and writes by id as a grid worker, and test_anonymous_walker.py every
+route without signing in.
 """
 
 import json
@@ -25,6 +27,7 @@ from rest_framework.test import APIClient
 from wangge.accounts.roles import Role
 from wangge.accounts.services import user_create
 from wangge.conftest import PASSWORD, assert_error
+from wangge.core.tests.walker_world import populate_registers
 
 API_PREFIX = "/api/v1/"
 # GET endpoints under /api/v1/ that anonymous callers may read on purpose. Adding one is a decision:
@@ -150,7 +153,11 @@ def test_schema_generation_emits_no_warnings(db):
 def test_swagger_ui_is_served_without_external_urls(db):
     resp = APIClient().get("/api/docs/")
     assert resp.status_code == 200
+    # The start-up script is a file of its own (the split view; CSP script-src 'self'): check it too.
     html = resp.content.decode()
+    assert '<script src="/api/docs/?script="></script>' in html
+    html = html.replace('<script src="/api/docs/?script="></script>', "")
+    html += APIClient().get("/api/docs/?script=").content.decode()
     assets = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", html)
     assert assets, html[:500]
     external = [a for a in assets if a.startswith(("http://", "https://", "//"))]
@@ -324,47 +331,11 @@ def test_leak_checker_flags_out_of_scope_objects():
 
 
 def _populate(world: SimpleNamespace) -> None:
-    """A building, a dwelling and residents in every grid (grid1's own included), and a few other objects."""
-    from wangge.party.models import MemberUnit, OrgLevel, PartyOrg
-    from wangge.registry.models import (
-        Facility,
-        FacilityClass,
-        Organisation,
-        OrganisationKind,
-        Place,
-        Resident,
-    )
-    from wangge.territory.models import Building, Compound, Dwelling
+    """A building, a dwelling and residents in every grid (grid1's own included), and a few other objects.
 
-    facility_class = FacilityClass.objects.first() or FacilityClass.objects.create(
-        major="01", major_name="公用设施", minor="01", name="井盖"
-    )
-    for n, grid in enumerate([world.g111, world.g112, world.g121, world.g211], start=1):
-        community = grid.parent
-        compound = Compound.objects.create(
-            code=f"CT{grid.code}", name=f"小区{n}", community=community, grid=grid, path=grid.code
-        )
-        building = Building.objects.create(
-            code=f"BT{grid.code}", name=f"{n}栋", compound=compound, grid=grid, path=grid.code
-        )
-        dwelling = Dwelling.objects.create(building=building, unit="1", room="101", path=grid.code)
-        Resident.objects.create(name=f"居民{n}", building=building, dwelling=dwelling, path=grid.code)
-        Place.objects.create(natural_key=f"place-{grid.code}", name=f"商户{n}", grid=grid, path=grid.code)
-        Facility.objects.create(
-            code=f"{grid.code[:6]}0101{n:06d}",
-            facility_class=facility_class,
-            lat=31.0,
-            lng=112.2,
-            grid=grid,
-            path=grid.code,
-        )
-        PartyOrg.objects.create(
-            name=f"第{n}网格党支部", level=OrgLevel.GRID_BRANCH, territory=grid, path=grid.code
-        )
-    Organisation.objects.create(
-        name="东湖志愿队", kind=OrganisationKind.VOLUNTEER, community=world.c12, path=world.c12.code
-    )
-    MemberUnit.objects.create(name="西山医院", community=world.c21, path=world.c21.code)
+    The same registers the wider walkers use (test_scope_walker.py: details, searches, exports, embedded
+    objects and writes by id; test_anonymous_walker.py: every route without signing in)."""
+    populate_registers(world)
 
 
 def _walk_as(

@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 
 from wangge.core import crypto
@@ -51,3 +53,21 @@ def test_audit_is_append_only(world):
             cur.execute("UPDATE audit_auditentry SET action='x'")
         with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cur:
             cur.execute("DELETE FROM audit_auditentry")
+
+
+def test_client_ip_trusts_forwarded_for_only_from_our_own_proxies(settings: Any) -> None:
+    """A client-written X-Forwarded-For must not choose the address throttles and audit rows see."""
+    from django.test import RequestFactory
+
+    from wangge.core.middleware import client_ip
+
+    forged = RequestFactory().get("/", REMOTE_ADDR="10.0.0.9", HTTP_X_FORWARDED_FOR="1.2.3.4")
+    settings.WANGGE_PROXY_HOPS = 0
+    assert client_ip(forged) == "10.0.0.9"
+    # Behind one proxy that appends the address it saw: the right-most entry, not the forged first one.
+    settings.WANGGE_PROXY_HOPS = 1
+    chained = RequestFactory().get("/", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.7")
+    assert client_ip(chained) == "203.0.113.7"
+    settings.WANGGE_PROXY_HOPS = 2
+    assert client_ip(chained) == "1.2.3.4"
+    assert client_ip(RequestFactory().get("/", REMOTE_ADDR="127.0.0.1")) == "127.0.0.1"

@@ -39,7 +39,7 @@ class EventCreate(FlatInput):
     lat = serializers.FloatField(required=False, allow_null=True, help_text="纬度（WGS-84）")
     lng = serializers.FloatField(required=False, allow_null=True, help_text="经度（WGS-84）")
     address = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    building = serializers.IntegerField(required=False, allow_null=True, help_text="楼栋 id")
+    building = serializers.IntegerField(required=False, allow_null=True, min_value=1, help_text="楼栋 id")
     anonymous = serializers.BooleanField(required=False, default=False)
     reporter_name = serializers.CharField(required=False, allow_blank=True, max_length=50)
     reporter_phone = serializers.CharField(required=False, allow_blank=True, max_length=32)
@@ -141,14 +141,23 @@ class ReturnVisitRequest(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
+REPORTER_TOKEN_HELP = "上报人令牌（上报时返回给上报人的 reporter_token）；以上报人本人账号登录时可省略"  # noqa: S105
+
+
 class ReporterVerifyRequest(serializers.Serializer):
     passed = serializers.BooleanField()
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+    reporter_token = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=100, help_text=REPORTER_TOKEN_HELP
+    )
 
 
 class RatingRequest(serializers.Serializer):
     rating = serializers.ChoiceField(choices=["satisfied", "basically", "unsatisfied"])
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+    reporter_token = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=100, help_text=REPORTER_TOKEN_HELP
+    )
 
 
 # --- output ------------------------------------------------------------------------------------------
@@ -447,3 +456,10 @@ class HandlingUnitConfig(serializers.ModelSerializer):
         if "territory" in attrs:
             attrs["path"] = attrs["territory"].code
         return attrs
+
+
+class EventCreated(EventDetail):
+    reporter_token = serializers.CharField(
+        required=False,
+        help_text="仅返回给上报人本人（居民等非工作人员账号）：核查与评价（/api/v1/track/）凭它进行，请妥善保存",
+    )

@@ -22,6 +22,7 @@ class EventWhistleView(GenericAPIView):
 
     serializer_class = s.WhistleBlowIn
     queryset = Whistle.objects.none()
+    pagination_class = None  # GET answers the event's whole (short) list; the schema must not say paginated
 
     @extend_schema(request=s.WhistleBlowIn, responses={201: s.WhistleOut}, tags=["吹哨报到"])
     def post(self, request: Request, pk: int) -> Response:
@@ -76,6 +77,7 @@ class EventExtensionsView(GenericAPIView):
 
     serializer_class = s.ExtensionIn
     queryset = ExtensionRequest.objects.none()
+    pagination_class = None  # GET answers the event's whole (short) list; the schema must not say paginated
 
     @extend_schema(responses=s.ExtensionOut(many=True), tags=["时限"])
     def get(self, request: Request, pk: int) -> Response:

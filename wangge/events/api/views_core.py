@@ -9,7 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from wangge.accounts.roles import P_IMPORT_REGISTER, P_MANAGE_TERRITORY
 from wangge.core.api import paginated, validated
 from wangge.core.errors import Forbidden, NotFound
+from wangge.core.parsers import JSONParser
 from wangge.core.scope import scope_queryset
 from wangge.events import selectors, services
 from wangge.events.batch import event_intake_many
@@ -32,6 +33,7 @@ from wangge.events.models import (
     TimeLimit,
     Transition,
 )
+from wangge.events.reporter import is_reporter_account, reporter_act, reporter_token
 from wangge.events.services import EventInput
 
 from . import serializers as s
@@ -104,7 +106,7 @@ class EventViewSet(viewsets.GenericViewSet):
     serializer_class = s.EventRow
     # Numeric ids only, so fixed paths such as events/merge/ (urls_triage) are not taken for an id.
     lookup_value_regex = r"\d+"
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]  # JSONParser: the bounded one (core.parsers)
 
     @extend_schema(parameters=LIST_PARAMS, responses=s.EventRow(many=True))
     def list(self, request: Request) -> Response:
@@ -112,22 +114,24 @@ class EventViewSet(viewsets.GenericViewSet):
         names = ["status", "category", "grid", "overdue", "warning", "channel", "q", "needs_triage", "level"]
         filters = {k: p.get(k, "") for k in names}
         qs = selectors.event_list(user=request.user, mine=p.get("mine"), merged=p.get("merged"), **filters)
-        return paginated(self, qs, event_rows)
+        return paginated(self, qs, lambda page: event_rows(page, viewer=request.user))
 
     @extend_schema(
         request=s.EventCreate,
         parameters=[IDEMPOTENCY],
-        responses={201: s.EventDetail, 200: s.EventDetail, 400: ERRORS[400], 409: ERRORS[409]},
+        responses={201: s.EventCreated, 200: s.EventCreated, 400: ERRORS[400], 409: ERRORS[409]},
     )
     def create(self, request: Request) -> Response:
         data = _event_input(validated(s.EventCreate, request))
         event, created = services.event_intake(
             data=data, actor=request.user, idempotency_key=request.headers.get("Idempotency-Key")
         )
-        return Response(
-            event_detail(selectors.event_reloaded(event, created=created), viewer=request.user),
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-        )
+        body = event_detail(selectors.event_reloaded(event, created=created), viewer=request.user)
+        # The reporter's secret goes to the reporter only (a resident's own account or app), never to
+        # staff registering a report for someone else, and never in lists or the detail.
+        if is_reporter_account(request.user, event):
+            body["reporter_token"] = reporter_token(event)
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(request=s.BatchRequest, responses={200: s.BatchResult, 400: ERRORS[400], 403: ERRORS[403]})
     @action(detail=False, methods=["post"], url_path="batch")
@@ -362,32 +366,62 @@ class TrackView(APIView):
         return Response(data, headers={"Cache-Control": "no-store"})
 
 
-class ReporterVerifyView(APIView):
-    """上报人核查：处置反馈后，上报人确认“已解决”（结案）或“未解决”（返工，须说明原因）。"""
+REPORTER_ERRORS = {
+    **ERRORS,
+    403: OpenApiResponse(
+        description="不是上报人：缺少 reporter_token（reporter_token_required）或令牌不对（reporter_token_invalid）"
+    ),
+    429: OpenApiResponse(description="尝试次数过多（throttled），请稍后再试"),
+}
 
-    authentication_classes: list[Any] = []
+
+class ReporterVerifyView(APIView):
+    """上报人核查：处置反馈后，上报人确认“已解决”（结案）或“未解决”（返工，须说明原因）。仅上报人：
+    带上报时返回的 reporter_token，或以上报人本人账号登录；查询码本身是公开的，不能凭它操作。"""
+
+    # Signed in (token or session) counts as the reporter's own account; anonymous callers need the token.
     permission_classes = [permissions.AllowAny]
 
-    @extend_schema(auth=[], request=s.ReporterVerifyRequest, responses={200: s.PublicEvent, **ERRORS})
+    @extend_schema(request=s.ReporterVerifyRequest, responses={200: s.PublicEvent, **REPORTER_ERRORS})
     def post(self, request: Request, tracking_code: str) -> Response:
         d = validated(s.ReporterVerifyRequest, request)
-        event = services.event_verify_by_reporter(
-            tracking_code=tracking_code, passed=d["passed"], note=d["note"]
+        event = reporter_act(
+            request,
+            code=tracking_code,
+            token=d["reporter_token"],
+            act=lambda: services.event_verify_by_reporter(
+                tracking_code=tracking_code,
+                passed=d["passed"],
+                note=d["note"],
+                reporter_token=d["reporter_token"],
+                actor=request.user,
+            ),
         )
         event = selectors.event_by_tracking_code(tracking_code=event.tracking_code)
         return Response(event_public_display(event))
 
 
 class RatingView(APIView):
-    """上报人评价（满意/基本满意/不满意），仅结案后；不满意生成回访任务。"""
+    """上报人评价（满意/基本满意/不满意），仅结案后；不满意生成回访任务。仅上报人（reporter_token 或
+    上报人本人账号）。"""
 
-    authentication_classes: list[Any] = []
     permission_classes = [permissions.AllowAny]
 
-    @extend_schema(auth=[], request=s.RatingRequest, responses={200: s.PublicEvent, **ERRORS})
+    @extend_schema(request=s.RatingRequest, responses={200: s.PublicEvent, **REPORTER_ERRORS})
     def post(self, request: Request, tracking_code: str) -> Response:
         d = validated(s.RatingRequest, request)
-        event = services.event_rate(tracking_code=tracking_code, rating=d["rating"], comment=d["comment"])
+        event = reporter_act(
+            request,
+            code=tracking_code,
+            token=d["reporter_token"],
+            act=lambda: services.event_rate(
+                tracking_code=tracking_code,
+                rating=d["rating"],
+                comment=d["comment"],
+                reporter_token=d["reporter_token"],
+                actor=request.user,
+            ),
+        )
         event = selectors.event_by_tracking_code(tracking_code=event.tracking_code)
         return Response(event_public_display(event))
 

@@ -19,6 +19,7 @@ from wangge.core.guards import require_district_admin
 from .. import classifier, disputes, merge
 from ..dedupe import distance_m, duplicate_candidates, triage_event_get
 from ..models import ClassifierVersion, DisputeOutcome, DisputeParty, Event
+from ..selectors import merged_events
 
 # --- permissions ------------------------------------------------------------------------------------
 
@@ -194,10 +195,9 @@ class MergeView(APIView):
             master_id=data["master"], duplicate_ids=data["duplicates"], actor=request.user, note=data["note"]
         )
         master = Event.objects.select_related("status", "category", "suggested_category").get(pk=master.pk)
-        merged = Event.objects.filter(master=master).select_related(
-            "status", "category", "suggested_category"
-        )
-        return Response({**_brief(master), "merged": [_brief(e) for e in merged.order_by("pk")]})
+        # Only the merged reports the caller may see: staff above may have merged other grids' in too.
+        merged = merged_events(user=request.user, master=master).select_related("suggested_category")
+        return Response({**_brief(master), "merged": [_brief(e) for e in merged]})
 
 
 # --- classifier -------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from wangge.conftest import assert_error
 from wangge.events.models import Attachment, DispatchRule, Event, ReturnVisit, TimelineEntry
+from wangge.events.reporter import reporter_token
 from wangge.events.tests.core_helpers import G111, G112, enforcement_unit, photo, staff
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +55,7 @@ def test_full_life_of_an_event_through_the_api(world: Any, api_for: Any) -> None
     r = resident.post("/api/v1/events/", body(), format="json")
     assert r.status_code == 201, r.content
     created = r.json()
-    pk, code = created["id"], created["tracking_code"]
+    pk, code, token = created["id"], created["tracking_code"], created["reporter_token"]
     assert created["grid_code"] == world.g111.code and created["path"] == world.g111.code
     assert created["status"]["code"] == "pending"
     assert created["category"]["code"] == "0103" and created["suggested_category"]["code"] == "0103"
@@ -66,6 +67,7 @@ def test_full_life_of_an_event_through_the_api(world: Any, api_for: Any) -> None
     assert detail["current_stage"]["stage"] == "accept" and detail["current_stage"]["deadline"]
     assert detail["deadlines"][0]["stage"] == "accept"
     assert detail["warning"] == "none"
+    assert "reporter_token" not in detail and token not in json.dumps(detail)
     assert PHONE not in json.dumps(detail, ensure_ascii=False) and NAME not in json.dumps(
         detail, ensure_ascii=False
     )
@@ -123,14 +125,18 @@ def test_full_life_of_an_event_through_the_api(world: Any, api_for: Any) -> None
 
     # 7. unsatisfied rating → return visit for the community staff → reopen
     r = APIClient().post(
-        f"/api/v1/track/{code}/rating/", {"rating": "unsatisfied", "comment": "还有味"}, format="json"
+        f"/api/v1/track/{code}/rating/",
+        {"rating": "unsatisfied", "comment": "还有味", "reporter_token": token},
+        format="json",
     )
     assert r.status_code == 200, r.content
     assert r.json()["rating"] == "unsatisfied" and r.json()["can_rate"] is False
     visit = ReturnVisit.objects.get(event_id=pk)
     assert visit.assigned_to == world.users.community1
     assert_error(
-        APIClient().post(f"/api/v1/track/{code}/rating/", {"rating": "satisfied"}, format="json"),
+        APIClient().post(
+            f"/api/v1/track/{code}/rating/", {"rating": "satisfied", "reporter_token": token}, format="json"
+        ),
         409,
         "already_rated",
     )
@@ -376,11 +382,17 @@ def test_anonymous_reporter_and_public_view(world: Any, api_for: Any) -> None:
         and e.reporter_phone_hash is None
     )
     assert r.json()["reporter"] == {"anonymous": True, "name": "", "phone": ""}
+    assert "reporter_token" not in r.json()  # staff registered it: the secret is not theirs
+    token = reporter_token(e)
     pub = APIClient().get(f"/api/v1/track/{e.tracking_code.lower()}/")
     assert pub.status_code == 200 and pub.json()["can_rate"] is False
     assert_error(APIClient().get("/api/v1/track/NOSUCHCODE/"), 404)
     assert_error(
-        APIClient().post(f"/api/v1/track/{e.tracking_code}/rating/", {"rating": "satisfied"}, format="json"),
+        APIClient().post(
+            f"/api/v1/track/{e.tracking_code}/rating/",
+            {"rating": "satisfied", "reporter_token": token},
+            format="json",
+        ),
         409,
         "not_closed",
     )

@@ -12,6 +12,7 @@ import pytest
 from wangge.accounts.tests.test_browser import PHONE, _login, _page, _shot, browser  # noqa: F401
 from wangge.events import services
 from wangge.events.models import Device, DisputeParty, MediationSession, ReturnVisit
+from wangge.events.reporter import reporter_token
 from wangge.events.tests.core_helpers import report, staff
 from wangge.events.tests.test_dedupe import make_event
 from wangge.registry.services import building_create, resident_create
@@ -34,7 +35,12 @@ def test_casework_in_the_browser(world: Any, live_server: Any, browser: Any) -> 
     e = services.event_dispatch(event_id=e.pk, actor=world.users.grid1)
     e = services.event_feedback(event_id=e.pk, actor=world.users.grid1, note="已处理")
     e = services.event_verify(event_id=e.pk, actor=world.users.community1, passed=True)
-    services.event_rate(tracking_code=e.tracking_code, rating="unsatisfied", comment="还是有油烟")
+    services.event_rate(
+        tracking_code=e.tracking_code,
+        reporter_token=reporter_token(e),
+        rating="unsatisfied",
+        comment="还是有油烟",
+    )
     lat, lng = e.lat, e.lng
     building = building_create(
         actor=world.users.admin, code="B-9", name="9栋", lat=lat, lng=lng, address="六合路9号"

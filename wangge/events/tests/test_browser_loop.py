@@ -67,6 +67,9 @@ def test_resident_report_to_rating(world: Any, live_server: Any, browser: Any, t
     resident.click("form button[type=submit]")
     resident.wait_for_selector("#tracking-code")
     code = resident.locator("#tracking-code").inner_text().strip()
+    # The reporter's own link (with the token that lets them confirm and rate), shown once here.
+    reporter_link = resident.locator("#track-link").get_attribute("href")
+    assert reporter_link and f"/track/{code}/?k=" in reporter_link
     event = Event.objects.get(tracking_code=code)
     assert event.channel == "resident" and event.grid_id == world.g111.pk
     photos_stored = hasattr(services, "event_photos_add")
@@ -120,7 +123,10 @@ def test_resident_report_to_rating(world: Any, live_server: Any, browser: Any, t
     assert _status(staff) == "已结案"
 
     # --- the resident follows the code and rates 满意 ----------------------------------------------
-    resident.goto(f"{live_server.url}/track/{code}/")
+    resident.goto(f"{live_server.url}/track/{code}/")  # the code alone: progress, but no rating form
+    assert resident.locator("#track-status").inner_text().strip() == "已结案"
+    assert resident.locator("#rate").count() == 0 and resident.locator("#reporter-only").count() == 1
+    resident.goto(reporter_link)
     assert resident.locator("#track-status").inner_text().strip() == "已结案"
     _shot(resident, "track-rate-phone")
     resident.locator("label.pill:has-text('满意')").first.click()

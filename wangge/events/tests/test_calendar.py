@@ -152,12 +152,17 @@ def test_unknown_year_falls_back_to_monday_to_friday():
     assert c.fallback_used
 
 
-def test_year_maintained_locally_is_not_a_fallback():
-    c = WorkCalendar(overrides={date(2031, 1, 1): False, date(2031, 1, 4): True})
+def test_year_maintained_locally_is_not_a_fallback_once_marked_complete():
+    days = {date(2031, 1, 1): False, date(2031, 1, 4): True}
+    c = WorkCalendar(overrides=days, complete_years={2031})
     assert not c.is_workday(date(2031, 1, 1))
     assert c.is_workday(date(2031, 1, 4))  # a local make-up Saturday
     assert c.is_workday(date(2031, 1, 6))
     assert not c.fallback_used
+    # Local rows alone do not cover the year (tests/test_calendar_coverage.py).
+    c = WorkCalendar(overrides=days)
+    assert c.is_workday(date(2031, 1, 6))
+    assert c.fallback_used
 
 
 @pytest.mark.django_db

@@ -13,6 +13,7 @@ from PIL import Image
 from wangge.conftest import PASSWORD, centre
 from wangge.events import services
 from wangge.events.models import Attachment, Event, HandlingUnit, TimelineEntry
+from wangge.events.reporter import reporter_token
 from wangge.events.services import EventInput
 
 pytestmark = pytest.mark.django_db
@@ -176,9 +177,9 @@ def test_track_lookup(world: Any) -> None:
 def test_rating_only_when_closed_and_in_chinese(world: Any) -> None:
     e = make_event(world)
     c = Client()
-    r = c.post(f"/track/{e.tracking_code}/rate/", {"rating": "satisfied"})
+    r = c.post(f"/track/{e.tracking_code}/rate/", {"rating": "satisfied", "k": reporter_token(e)})
     assert r.status_code == 409 and "尚未办结" in html(r)
-    r = c.post(f"/track/{e.tracking_code}/rate/", {"rating": "great"})
+    r = c.post(f"/track/{e.tracking_code}/rate/", {"rating": "great", "k": reporter_token(e)})
     assert r.status_code == 400 and "请选择满意程度" in html(r)
 
 
@@ -296,9 +297,10 @@ def test_whole_loop_through_the_pages(world: Any) -> None:
     e.refresh_from_db()
     assert e.status.code == "closed"
     # the reporter rates on the tracking page
-    page = html(Client().get(f"/track/{e.tracking_code}/"))
+    key = reporter_token(e)
+    page = html(Client().get(f"/track/{e.tracking_code}/", {"k": key}))
     assert "请评价处理结果" in page and "grid1" not in page
-    r = Client().post(f"/track/{e.tracking_code}/rate/", {"rating": "satisfied", "comment": "很快"})
+    r = Client().post(f"/track/{e.tracking_code}/rate/", {"rating": "satisfied", "comment": "很快", "k": key})
     assert r.status_code == 302
     e.refresh_from_db()
     assert e.rating == "satisfied" and e.status.code == "rated"
@@ -484,22 +486,20 @@ def test_reporter_verifies_on_the_tracking_page_and_through_the_api(world: Any) 
     e = services.event_dispatch(event_id=e.pk, actor=world.users.grid1)
     e = services.event_feedback(event_id=e.pk, actor=world.users.grid1, note="已处理")
     anon = Client()
-    page = html(anon.get(f"/track/{e.tracking_code}/"))
+    key = reporter_token(e)
+    page = html(anon.get(f"/track/{e.tracking_code}/", {"k": key}))
     assert "请确认问题是否解决" in page
-    r = anon.post(f"/track/{e.tracking_code}/verify/", {"passed": "0", "note": ""})
+    r = anon.post(f"/track/{e.tracking_code}/verify/", {"passed": "0", "note": "", "k": key})
     assert r.status_code == 400 and "请说明哪里还没有解决" in html(r)
-    r = anon.post(f"/track/{e.tracking_code}/verify/", {"passed": "0", "note": "还在冒烟"})
+    r = anon.post(f"/track/{e.tracking_code}/verify/", {"passed": "0", "note": "还在冒烟", "k": key})
     assert r.status_code == 302
     e.refresh_from_db()
     assert e.status.code == "handling"
     e = services.event_feedback(event_id=e.pk, actor=world.users.grid1, note="已彻底清理")
-    r = anon.post(
-        f"/api/v1/track/{e.tracking_code}/verify/", {"passed": True}, content_type="application/json"
-    )
+    body = {"passed": True, "reporter_token": key}
+    r = anon.post(f"/api/v1/track/{e.tracking_code}/verify/", body, content_type="application/json")
     assert r.status_code == 200 and r.json()["status"]["code"] == "closed" and r.json()["can_rate"]
-    r = anon.post(
-        f"/api/v1/track/{e.tracking_code}/verify/", {"passed": True}, content_type="application/json"
-    )
+    r = anon.post(f"/api/v1/track/{e.tracking_code}/verify/", body, content_type="application/json")
     assert r.status_code == 409 and r.json()["code"] == "illegal_transition"
     r = anon.post(f"/api/v1/track/{e.tracking_code}/verify/", {}, content_type="application/json")
     assert r.status_code == 400

@@ -28,6 +28,7 @@ from wangge.events.models import (
     TimelineEntry,
     Urgency,
 )
+from wangge.events.reporter import reporter_token
 from wangge.events.tests.core_helpers import report, staff
 from wangge.events.tests.test_dedupe import make_event
 from wangge.events.tests.test_devices import make_devworld
@@ -287,7 +288,12 @@ def visit(world: Any) -> ReturnVisit:
     e = services.event_dispatch(event_id=e.pk, actor=world.users.grid1)
     e = services.event_feedback(event_id=e.pk, actor=world.users.grid1, note="已处理")
     e = services.event_verify(event_id=e.pk, actor=world.users.community1, passed=True, note="核实")
-    services.event_rate(tracking_code=e.tracking_code, rating="unsatisfied", comment="油烟还是很大")
+    services.event_rate(
+        tracking_code=e.tracking_code,
+        reporter_token=reporter_token(e),
+        rating="unsatisfied",
+        comment="油烟还是很大",
+    )
     v = ReturnVisit.objects.get(event=e)
     assert v.assigned_to == world.users.community1
     return v

@@ -13,6 +13,7 @@ from wangge.audit.models import AuditEntry
 from wangge.core.errors import Conflict, InvalidInput, NotFound
 from wangge.events import batch, selectors, services
 from wangge.events.models import Attachment, Event, ReturnVisit, StageDeadline, TimelineEntry
+from wangge.events.reporter import reporter_token
 from wangge.events.services import (
     EventInput,
     event_accept,
@@ -123,7 +124,9 @@ def test_rating_satisfied_and_reopen_window(world: Any, settings: Any) -> None:
     staff(world)
     e = closed_event(world)
     closed_at = e.closed_at
-    rated = event_rate(tracking_code=e.tracking_code.lower(), rating="satisfied")
+    rated = event_rate(
+        tracking_code=e.tracking_code.lower(), reporter_token=reporter_token(e), rating="satisfied"
+    )
     assert rated.status.code == "rated" and rated.rating == "satisfied" and rated.closed_at == closed_at
     assert not ReturnVisit.objects.exists()
     with pytest.raises(InvalidInput):
@@ -143,7 +146,12 @@ def test_rating_satisfied_and_reopen_window(world: Any, settings: Any) -> None:
 def test_unsatisfied_creates_a_return_visit_for_the_community(world: Any) -> None:
     staff(world)
     e = closed_event(world)
-    event_rate(tracking_code=e.tracking_code, rating="unsatisfied", comment="没解决")
+    event_rate(
+        tracking_code=e.tracking_code,
+        reporter_token=reporter_token(e),
+        rating="unsatisfied",
+        comment="没解决",
+    )
     visit = ReturnVisit.objects.get(event=e)
     assert (
         visit.assigned_to == world.users.community1
@@ -151,7 +159,7 @@ def test_unsatisfied_creates_a_return_visit_for_the_community(world: Any) -> Non
         and "没解决" in visit.reason
     )
     with pytest.raises(Conflict):
-        event_rate(tracking_code=e.tracking_code, rating="satisfied")
+        event_rate(tracking_code=e.tracking_code, reporter_token=reporter_token(e), rating="satisfied")
     done = services.return_visit_complete(visit_id=visit.pk, actor=world.users.community1, outcome="已解释")
     assert done.done_at and Event.objects.get(pk=e.pk).status.code == "rated"
     with pytest.raises(Conflict):
@@ -168,16 +176,26 @@ def test_a_merged_duplicate_follows_its_master(world: Any) -> None:
     pub = selectors.event_public(tracking_code=dup.tracking_code)
     assert pub["merged"] and pub["status"]["code"] == "pending" and pub["tracking_code"] == dup.tracking_code
     with pytest.raises(Conflict):
-        event_rate(tracking_code=dup.tracking_code, rating="satisfied")
+        event_rate(tracking_code=dup.tracking_code, reporter_token=reporter_token(dup), rating="satisfied")
     closed_event_from(world, master)
     pub = selectors.event_public(tracking_code=dup.tracking_code)
     assert pub["status"]["code"] == "closed" and pub["can_rate"]
     assert [s["action"] for s in pub["timeline"]][-1] == "close"
-    rated = event_rate(tracking_code=dup.tracking_code, rating="unsatisfied", comment="还是脏")
+    rated = event_rate(
+        tracking_code=dup.tracking_code,
+        reporter_token=reporter_token(dup),
+        rating="unsatisfied",
+        comment="还是脏",
+    )
     assert rated.rating == "unsatisfied" and Event.objects.get(pk=master.pk).status.code == "closed"
     assert ReturnVisit.objects.get().event_id == master.pk
     # the master's own reporter can still rate
-    assert event_rate(tracking_code=master.tracking_code, rating="basically").status.code == "rated"
+    assert (
+        event_rate(
+            tracking_code=master.tracking_code, reporter_token=reporter_token(master), rating="basically"
+        ).status.code
+        == "rated"
+    )
     pub = selectors.event_public(tracking_code=dup.tracking_code)
     assert pub["rating"] == "unsatisfied" and not pub["can_rate"]
 
@@ -302,7 +320,9 @@ def test_reporter_confirms_through_the_tracking_code(world: Any) -> None:
     staff(world)
     e = handled_event(world)
     assert selectors.event_public(tracking_code=e.tracking_code)["can_verify"]
-    e = services.event_verify_by_reporter(tracking_code=e.tracking_code.lower(), passed=True)
+    e = services.event_verify_by_reporter(
+        tracking_code=e.tracking_code.lower(), reporter_token=reporter_token(e), passed=True
+    )
     assert e.status.code == "closed" and e.closed_at is not None
     step = e.timeline.order_by("-id").first()
     assert (step.action, step.actor_id, step.data["by"], step.data["verified"]) == (
@@ -313,20 +333,31 @@ def test_reporter_confirms_through_the_tracking_code(world: Any) -> None:
     )
     assert not selectors.event_public(tracking_code=e.tracking_code)["can_verify"]
     with pytest.raises(Conflict) as exc:  # only once, only after the handler's feedback
-        services.event_verify_by_reporter(tracking_code=e.tracking_code, passed=True)
+        services.event_verify_by_reporter(
+            tracking_code=e.tracking_code, reporter_token=reporter_token(e), passed=True
+        )
     assert exc.value.code == "illegal_transition"
-    assert event_rate(tracking_code=e.tracking_code, rating="satisfied").status.code == "rated"
+    assert (
+        event_rate(
+            tracking_code=e.tracking_code, reporter_token=reporter_token(e), rating="satisfied"
+        ).status.code
+        == "rated"
+    )
 
 
 def test_reporter_says_not_solved_and_it_goes_back(world: Any) -> None:
     staff(world)
     e = handled_event(world)
     with pytest.raises(InvalidInput) as exc:
-        services.event_verify_by_reporter(tracking_code=e.tracking_code, passed=False, note="  ")
+        services.event_verify_by_reporter(
+            tracking_code=e.tracking_code, reporter_token=reporter_token(e), passed=False, note="  "
+        )
     assert exc.value.code == "note_required"
     e.refresh_from_db()
     assert e.status.code == "handled"
-    e = services.event_verify_by_reporter(tracking_code=e.tracking_code, passed=False, note="晚上还在烧烤")
+    e = services.event_verify_by_reporter(
+        tracking_code=e.tracking_code, reporter_token=reporter_token(e), passed=False, note="晚上还在烧烤"
+    )
     assert e.status.code == "handling" and e.stage == "handle" and e.deadline is not None
     public = selectors.event_public(tracking_code=e.tracking_code)
     assert public["timeline"][-1]["action"] == "rework"

@@ -30,6 +30,7 @@ class ImportListCreate(generics.ListCreateAPIView):
     filter_backends: list = []
 
     def get_queryset(self) -> Any:
+        services.import_jobs_expire()  # a job whose worker died shows as failed, not running forever
         return selectors.import_jobs_visible(self.request.user).order_by("-id")
 
     @extend_schema(request=ImportCreateSerializer, responses={201: ImportJobSerializer})
@@ -50,6 +51,7 @@ class ImportDetail(generics.RetrieveAPIView):
     serializer_class = ImportJobSerializer
 
     def get_object(self) -> ImportJob:
+        services.import_jobs_expire()
         return selectors.import_job_get(self.request.user, self.kwargs["pk"])
 
 

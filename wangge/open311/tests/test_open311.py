@@ -16,6 +16,7 @@ from django.utils import timezone
 from wangge.conftest import centre
 from wangge.core import crypto
 from wangge.events.models import ApiKey, Category, Event, TimelineEntry
+from wangge.events.reporter import reporter_token
 from wangge.events.services import EventInput, event_create, event_reject
 from wangge.open311.services import api_key_create, api_key_revoke
 
@@ -215,10 +216,11 @@ def test_post_creates_an_event(world, client, key, fmt):
     resp = post(client, fmt, form(key, account_id="acc-9", **{"attribute[urgency]": "urgent"}))
     assert resp.status_code == 201, resp.content
     (row,) = rows(resp, fmt, "service_requests", "request")
-    assert set(row) == {"service_request_id", "service_notice", "account_id"}
+    assert set(row) == {"service_request_id", "service_notice", "account_id", "reporter_token"}
     assert "token" not in row
     assert row["account_id"] == "acc-9"
     event = Event.objects.get()
+    assert row["reporter_token"] == reporter_token(event)
     assert row["service_request_id"] == event.tracking_code
     assert event.tracking_code in row["service_notice"]
     assert event.channel == "open311" and event.category.code == "0101" and event.urgency == "urgent"
@@ -534,9 +536,10 @@ def test_open311_key_command(db, client):
 
 def test_open311_report_travels_the_whole_loop(world, client, key):
     """POST → accept → dispatch → feedback → verify (closed) → rate, seen through GET and updates."""
-    from wangge.events.services import event_accept, event_dispatch, event_feedback, event_rate, event_verify
+    from wangge.events.services import event_accept, event_dispatch, event_feedback, event_verify
 
-    code = post(client, "json", form(key), **{"Idempotency-Key": "loop-1"}).json()[0]["service_request_id"]
+    (answer,) = post(client, "json", form(key), **{"Idempotency-Key": "loop-1"}).json()
+    code, token = answer["service_request_id"], answer["reporter_token"]
     event = Event.objects.get(tracking_code=code)
     admin, grid1 = world.users.admin, world.users.grid1
     event_accept(event_id=event.pk, actor=admin)
@@ -547,7 +550,15 @@ def test_open311_report_travels_the_whole_loop(world, client, key):
     row = client.get(f"{BASE}requests/{code}.xml")
     (closed,) = rows(row, "xml", "service_requests", "request")
     assert closed["status"] == "closed" and closed["status_notes"] == "现场核实已清理"
-    event_rate(tracking_code=code, rating="satisfied")
+    # The public id alone does not rate; the token the submitting client got does.
+    rating = f"/api/v1/track/{code}/rating/"
+    refused = client.post(rating, {"rating": "satisfied"}, content_type="application/json")
+    assert refused.status_code == 403 and refused.json()["code"] == "reporter_token_required"
+    body = {"rating": "satisfied", "reporter_token": token}
+    assert client.post(rating, body, content_type="application/json").status_code == 200
+    listed = client.get(f"{BASE}requests.json", {"service_request_id": code}).content.decode()
+    updated = client.get(f"{BASE}servicerequestupdates.json").content.decode()
+    assert token not in listed and token not in updated
     assert client.get(f"{BASE}requests.json", {"status": "closed"}).json()[0]["service_request_id"] == code
     updates = client.get(f"{BASE}servicerequestupdates.json").json()
     assert [u["status"] for u in updates if u["service_request_id"] == code][-1] == "closed"

@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,13 +28,13 @@ class PartyOrgWrite(serializers.Serializer):
     building = serializers.IntegerField(required=False, allow_null=True, help_text="楼栋党小组：楼栋 id")
     dwelling = serializers.IntegerField(required=False, allow_null=True, help_text="党员中心户：房屋 id")
     secretary = serializers.CharField(required=False, allow_blank=True, max_length=50)
-    members_count = serializers.IntegerField(required=False, min_value=0)
+    members_count = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
 
 
 class PartyOrgUpdate(serializers.Serializer):
     name = serializers.CharField(required=False, max_length=150)
     secretary = serializers.CharField(required=False, allow_blank=True, max_length=50)
-    members_count = serializers.IntegerField(required=False, min_value=0)
+    members_count = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
 
 
 class NodeRef(serializers.Serializer):
@@ -55,6 +56,49 @@ class PartyOrgRow(serializers.Serializer):
     secretary = serializers.CharField()
     members_count = serializers.IntegerField()
     path = serializers.CharField()
+
+
+_ROW = {"$ref": "#/components/schemas/PartyOrgRow"}
+_NODE = {
+    "allOf": [
+        _ROW,
+        {
+            "type": "object",
+            "properties": {
+                "children": {"type": "array", "items": {"type": "object"}, "description": "下级节点"}
+            },
+            "required": ["children"],
+        },
+    ]
+}
+# GET party-orgs/ answers a page of rows, or with ?tree=1 the whole scoped tree as a plain list.
+LIST_OR_TREE = {
+    "oneOf": [
+        {
+            "type": "object",
+            "required": ["count", "results"],
+            "properties": {
+                "count": {"type": "integer"},
+                "next": {"type": "string", "format": "uri", "nullable": True},
+                "previous": {"type": "string", "format": "uri", "nullable": True},
+                "results": {"type": "array", "items": _ROW},
+            },
+        },
+        {"type": "array", "items": _NODE},
+    ]
+}
+
+
+@extend_schema_serializer(many=False)  # not wrapped in a page: the schema below has both shapes
+class PartyOrgListOrTree(serializers.Serializer):
+    """Documentation only: GET party-orgs/ answers LIST_OR_TREE."""
+
+
+class _ListOrTreeSchema(OpenApiSerializerExtension):
+    target_class = PartyOrgListOrTree
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> Any:
+        return LIST_OR_TREE
 
 
 class MemberUnitWrite(serializers.Serializer):
@@ -121,7 +165,7 @@ class PartyOrgViewSet(viewsets.GenericViewSet):
             OpenApiParameter("path", str),
             OpenApiParameter("level", str),
         ],
-        responses=PartyOrgRow(many=True),
+        responses=PartyOrgListOrTree,
     )
     def list(self, request: Request) -> Response:
         p = request.query_params

@@ -88,8 +88,9 @@ class BuildingWrite(serializers.Serializer):
     lat = serializers.FloatField(required=False, allow_null=True)
     lng = serializers.FloatField(required=False, allow_null=True)
     address = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    floors = serializers.IntegerField(required=False, min_value=1)
-    units = serializers.IntegerField(required=False, min_value=1)
+    # Column bounds: PositiveSmallIntegerField, SmallIntegerField, PositiveIntegerField (core/bounds.py).
+    floors = serializers.IntegerField(required=False, min_value=1, max_value=32767)
+    units = serializers.IntegerField(required=False, min_value=1, max_value=32767)
     use = serializers.CharField(required=False, allow_blank=True, max_length=32)
 
 
@@ -102,7 +103,7 @@ class DwellingWrite(serializers.Serializer):
     building = serializers.IntegerField()
     unit = serializers.CharField(required=False, allow_blank=True, max_length=16)
     room = serializers.CharField(max_length=16)
-    floor = serializers.IntegerField(required=False, allow_null=True)
+    floor = serializers.IntegerField(required=False, allow_null=True, min_value=-32768, max_value=32767)
     use = serializers.CharField(required=False, help_text="self/rented/vacant/shop")
     area_m2 = serializers.FloatField(required=False, allow_null=True)
 
@@ -153,7 +154,7 @@ class OrganisationWrite(serializers.Serializer):
     community = serializers.IntegerField()
     contact_name = serializers.CharField(required=False, allow_blank=True, max_length=50)
     contact_phone = serializers.CharField(required=False, allow_blank=True, max_length=32)
-    members_count = serializers.IntegerField(required=False, min_value=0)
+    members_count = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
     founded = serializers.DateField(required=False, allow_null=True)
     compounds = serializers.ListField(child=serializers.IntegerField(), required=False)
 

@@ -135,7 +135,7 @@ class ResidentViewSet(viewsets.GenericViewSet):
         return Response(resident_card(selectors.resident_get(user=request.user, pk=pk)))
 
     @extend_schema(responses=s.OccupancyRow(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)  # the whole history, not paginated
     def occupancies(self, request: Request, pk: str) -> Response:
         resident = selectors.resident_get(user=request.user, pk=pk)
         rows = selectors.resident_occupancies(user=request.user, resident=resident)

@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from wangge.territory.coords import CRS_CHOICES, WGS84
-from wangge.territory.models import Territory
+from wangge.territory.models import GridType, Territory
 from wangge.territory.selectors import grid_boundary_of
 
 
@@ -23,6 +23,13 @@ class TerritorySerializer(serializers.ModelSerializer):
 
     parent = serializers.IntegerField(source="parent_id", read_only=True, allow_null=True)  # type: ignore[assignment]
     path = serializers.CharField(read_only=True)
+    # Only grids have a type; the other levels answer "" (declared, so the schema's enum admits it).
+    grid_type = serializers.ChoiceField(
+        choices=GridType.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="网格类型（非网格层级为空字符串）",
+    )
 
     class Meta:
         model = Territory

@@ -39,6 +39,11 @@ class Command(BaseCommand):
         while True:
             started = time.monotonic()
             result = clock_sweep(now=now)
+            # Imports whose worker died (killed, out of memory) are failed visibly, with what was imported.
+            from wangge.exchange.services import import_jobs_expire
+
+            for job in import_jobs_expire(now=now):
+                self.stdout.write(f"  导入任务#{job.pk} 中断：{job.message}")
             d = result.as_dict()
             self.stdout.write(
                 f"{timezone.localtime().strftime('%Y-%m-%d %H:%M:%S')} 黄色预警 {d['yellow']} 红色超期 {d['red']} "

@@ -29,12 +29,8 @@ import argparse
 import json
 import os
 import random
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -45,7 +41,7 @@ ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE.parent))  # bench/, for import_residents' database helpers
 
-from import_residents import pg_drop, pg_throwaway  # noqa: E402
+from throwaway import free_port, in_throwaway, stop_server  # noqa: E402
 
 TARGET_CREATE_RPS, TARGET_CREATE_P95 = 200, 100.0
 TARGET_DETAIL_RPS = 1000
@@ -99,55 +95,9 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the throwaway database and files")
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="wangge-bench-intake-"))
-    original = url = os.environ.get("DATABASE_URL", "")
-    pg_name = ""
-    if url.startswith("postgres"):
-        try:
-            url, pg_name = pg_throwaway(url)
-        except Exception as exc:  # no CREATEDB right: refuse rather than write into a real database
-            print(f"could not create a throwaway database ({type(exc).__name__}: {exc}); stopping")
-            return 2
-    else:
-        url = f"sqlite:///{workdir / 'bench.sqlite3'}"
-    os.environ["DATABASE_URL"] = url
-    os.environ["WANGGE_DATA_DIR"] = str(workdir)
-    os.environ["WANGGE_DEBUG"] = "0"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wangge.settings")
-    server: list[subprocess.Popen] = []
-    try:
-        return run(args, workdir, url, server)
-    finally:
-        for proc in server:  # only the gunicorn this run started
-            stop_server(proc)
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:  # noqa: BLE001 - Django may not be set up yet
-            pass
-        if pg_name and not args.keep:
-            pg_drop(original, pg_name)
-            print(f"dropped throwaway database {pg_name}")
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return in_throwaway(
+        "wangge-bench-intake-", args.keep, lambda workdir, url, server: run(args, workdir, url, server)
+    )
 
 
 def run(args: argparse.Namespace, workdir: Path, url: str, server: list[subprocess.Popen]) -> int:

@@ -3,6 +3,7 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 
 from .models import RolePolicy, User
+from .services import role_policy_set
 
 
 @admin.register(User)
@@ -41,3 +42,19 @@ class WanggeGroupAdmin(GroupAdmin):
 
     def get_queryset(self, request):  # type: ignore[no-untyped-def]
         return super().get_queryset(request).select_related("policy")
+
+    def save_formset(self, request, form, formset, change):  # type: ignore[no-untyped-def]
+        # The policy goes through its service (audit row; tokens taken without the code are revoked).
+        if formset.model is not RolePolicy:
+            return super().save_formset(request, form, formset, change)
+        # What the admin's change message reads from a saved formset.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for policy_form in formset.forms:
+            if policy_form.cleaned_data and not policy_form.cleaned_data.get("DELETE"):
+                policy = role_policy_set(
+                    actor=request.user,
+                    group=form.instance,
+                    otp_required=bool(policy_form.cleaned_data.get("otp_required")),
+                )
+                if policy_form.has_changed():
+                    formset.changed_objects.append((policy, policy_form.changed_data))

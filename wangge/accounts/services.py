@@ -3,6 +3,7 @@
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework.authtoken.models import Token
 
 from wangge.audit.services import audit_record
 from wangge.core.errors import Conflict, InvalidInput
@@ -129,7 +130,40 @@ def otp_device_confirm(*, actor: User, token: str) -> TOTPDevice:
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             TOTPDevice.objects.filter(user=actor, confirmed=False).delete()
-            audit_record(actor=actor, action="auth.otp_enrolled", obj=device, path=_path_of(actor))
+            # The API asks for the code only when a token is issued: a token taken on the password alone
+            # would otherwise go on working without the second factor.
+            revoked = Token.objects.filter(user=actor).delete()[0]
+            audit_record(
+                actor=actor,
+                action="auth.otp_enrolled",
+                obj=device,
+                path=_path_of(actor),
+                after={"api_tokens_revoked": revoked},
+            )
     if not verified:
         raise InvalidInput("动态口令不正确，请核对验证器上当前的 6 位数字后重试。", code="otp_invalid")
     return device
+
+
+def role_policy_set(*, actor: User | None, group: Group, otp_required: bool) -> RolePolicy:
+    """Turn the second factor on or off for a role group (audited). Turning it on also deletes the API
+    tokens of the group's accounts without a confirmed device: the code is asked only when a token is
+    issued, so a token taken earlier on the password alone would go on working without it."""
+    with transaction.atomic():
+        policy, _ = RolePolicy.objects.select_for_update().get_or_create(group=group)
+        before = policy.otp_required
+        revoked = 0
+        if before != otp_required:
+            policy.otp_required = otp_required
+            policy.save(update_fields=["otp_required"])
+            if otp_required:
+                enrolled = TOTPDevice.objects.filter(confirmed=True).values("user_id")
+                revoked = Token.objects.filter(user__groups=group).exclude(user_id__in=enrolled).delete()[0]
+            audit_record(
+                actor=actor,
+                action="auth.role_policy",
+                obj=policy,
+                before={"otp_required": before},
+                after={"otp_required": otp_required, "api_tokens_revoked": revoked},
+            )
+    return policy

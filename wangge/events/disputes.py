@@ -18,7 +18,7 @@ from wangge.accounts.roles import P_VIEW_REGISTER
 from wangge.audit.services import audit_record
 from wangge.core.errors import Conflict, InvalidInput
 from wangge.core.masking import mask_name
-from wangge.core.scope import path_in_scope
+from wangge.core.scope import has_scope, path_in_scope
 
 from .dedupe import triage_event_get
 from .models import DisputeOutcome, DisputeParty, Event, MediationSession
@@ -200,8 +200,10 @@ OTHER_GRID_RESIDENT = "其他网格居民"
 def party_display(party: DisputeParty, user: Any) -> dict[str, Any]:
     """One party as shown to `user`: the full name only with register access. A resident from the
     register outside `user`'s territory (staff above may add one from a neighbouring grid) is shown as
-    "其他网格居民", without id or name, whatever the register access."""
-    if party.resident is not None and not path_in_scope(user, party.resident.path):
+    "其他网格居民", without id or name, whatever the register access. An account bound to no territory
+    (a department's handler, who sees the dispute because it was sent to their unit) sees the masked
+    name, as for any party it may not look up in the register."""
+    if party.resident is not None and not path_in_scope(user, party.resident.path) and has_scope(user):
         return {
             "id": party.pk,
             "side": party.side,
@@ -211,7 +213,9 @@ def party_display(party: DisputeParty, user: Any) -> dict[str, Any]:
             "note": party.note,
         }
     full = party.resident.name if party.resident is not None else party.name
-    may_see = bool(getattr(user, "has_perm", None) and user.has_perm(P_VIEW_REGISTER))
+    may_see = bool(getattr(user, "has_perm", None) and user.has_perm(P_VIEW_REGISTER)) and (
+        party.resident is None or path_in_scope(user, party.resident.path)
+    )
     return {
         "id": party.pk,
         "side": party.side,

@@ -112,11 +112,16 @@ def _too_many() -> TooManyAttempts:
     return TooManyAttempts("尝试次数过多，请稍后再试", code="throttled")
 
 
-def _token_blocked(request: HttpRequest, code: str) -> bool:
-    """Too many wrong tokens lately from this address, or for this tracking code."""
+def _address_blocked(request: HttpRequest) -> bool:
+    """Too many wrong tokens lately from this address: no token from it is tried until the window ends."""
+    return _count(request, "reporter-token-fail-ip", _ip, settings.WANGGE_REPORTER_FAIL_RATE, increment=False)
+
+
+def _code_blocked(request: HttpRequest, code: str) -> bool:
+    """Too many wrong tokens lately for this tracking code, from anywhere. Wrong tokens for it are then
+    answered 429, but the right one still works: the code is public, and blocking the right token would
+    let anyone who read it in the Open311 list keep the reporter from confirming or rating."""
     return _count(
-        request, "reporter-token-fail-ip", _ip, settings.WANGGE_REPORTER_FAIL_RATE, increment=False
-    ) or _count(
         request,
         "reporter-token-fail-code",
         _code_key(code),
@@ -138,17 +143,22 @@ def _token_failed(request: HttpRequest, code: str) -> None:
 
 def reporter_act(request: HttpRequest, *, code: str, token: str | None, act: Callable[[], T]) -> T:
     """Run a reporter's action (`act` calls the service, which checks the token or account) within the
-    limits: every action counts per address; a wrong token counts per address and per tracking code, and
-    once either limit is reached no token is even tried until the window ends."""
+    limits: every action counts per address; a wrong token counts per address and per tracking code.
+    Past the address limit no token from that address is tried; past the code limit a wrong token is
+    answered 429 while the right one still acts (`_code_blocked`)."""
     if _count(request, "reporter-act-ip", _ip, settings.WANGGE_REPORTER_ACTION_RATE, increment=True):
         raise _too_many()
-    if (token or "").strip() and _token_blocked(request, code):
+    given = bool((token or "").strip())
+    if given and _address_blocked(request):
         raise _too_many()
+    code_blocked = given and _code_blocked(request, code)
     try:
         return act()
     except Forbidden as exc:
         if exc.code == TOKEN_INVALID:
             _token_failed(request, code)
+            if code_blocked:
+                raise _too_many() from exc
         raise
 
 
@@ -161,9 +171,10 @@ def reporter_may_act(request: HttpRequest, *, event: Event, token: str | None) -
     if not (token or "").strip():
         return False, ""
     code = event.tracking_code
-    if _token_blocked(request, code):
+    if _address_blocked(request):
         return False, "throttled"
     if reporter_token_ok(event, token):
         return True, ""
+    blocked = _code_blocked(request, code)
     _token_failed(request, code)
-    return False, TOKEN_INVALID
+    return False, "throttled" if blocked else TOKEN_INVALID

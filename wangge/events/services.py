@@ -1540,10 +1540,13 @@ def event_verify(
 def _by_tracking_code(tracking_code: str) -> Event:
     """The event behind a public tracking code, or 404. The code only finds it: acting on it needs
     the reporter's token or account (`reporter.reporter_authorise`)."""
+    code = (tracking_code or "").strip().upper()
+    # A code no event can have is not looked up: PostgreSQL refuses NUL even in a comparison (the API
+    # passes the URL's code here as it came; selectors.event_by_tracking_code has the same guard).
+    if len(code) > (Event._meta.get_field("tracking_code").max_length or 16) or not code.isprintable():
+        raise NotFound("查询码不存在", code="not_found")
     event = (
-        Event.objects.select_related("status", "master", "master__status")
-        .filter(tracking_code=(tracking_code or "").strip().upper())
-        .first()
+        Event.objects.select_related("status", "master", "master__status").filter(tracking_code=code).first()
     )
     if event is None:
         raise NotFound("查询码不存在", code="not_found")

@@ -550,9 +550,16 @@ def raw_rows(
             or scan.dense_cells > max(CALAMINE_MAX_CELLS, 4 * scan.cells)
         ):
             return _xlsx_stream_rows(path, hint, part)
-    elif not magic.startswith(b"\xd0\xcf\x11\xe0"):
-        raise InvalidInput("文件内容不是有效的 .xls 文件", code="invalid_file")
+    else:
+        xls_check(path)
     return _calamine_rows(path, hint)
+
+
+def xls_check(path: str) -> None:
+    """The cheap check of an .xls upload: an OLE2 compound file (what is inside is read by the task)."""
+    with open(path, "rb") as f:
+        if not f.read(8).startswith(b"\xd0\xcf\x11\xe0"):
+            raise InvalidInput("文件内容不是有效的 .xls 文件", code="invalid_file")
 
 
 # --- table with header -----------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from wangge.territory.services import grid_boundary_set, grid_create
 from . import files, selectors
 from .columns import spec_for
 from .models import ImportJob, ImportKind, ImportStatus
-from .readers import check_table_name, open_table, upload_path
+from .readers import check_table_name, open_table, upload_path, xls_check
 
 logger = logging.getLogger(__name__)
 
@@ -94,11 +94,15 @@ def import_job_create(*, actor: Any, kind: str, upload: Any) -> ImportJob:
     for chunk in upload.chunks():
         digest.update(chunk)
     upload.seek(0)
+    # The header is checked here, before a job exists, for .xlsx and .csv: their tops can be read cheaply.
+    # An .xls (BIFF) sheet cannot: calamine allocates the whole rectangle up to its farthest cell, and a
+    # 6 KB file with one cell at IV65536 took 1 GB in the web worker. Its header is checked by the task.
     if kind != ImportKind.GRIDS:
         with upload_path(upload, name) as path:
-            open_table(
-                spec_for(kind), path, name, stream=True
-            )  # header check: one clear error before any row is read
+            if name.lower().endswith(".xls"):
+                xls_check(path)
+            else:  # header check: one clear error before any row is read
+                open_table(spec_for(kind), path, name, stream=True)
         upload.seek(0)
     with transaction.atomic():
         job = ImportJob(

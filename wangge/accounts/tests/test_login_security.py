@@ -12,6 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from wangge.accounts.models import RolePolicy
@@ -250,6 +251,11 @@ def test_admin_edits_the_second_factor_of_a_role(world: Any) -> None:
     from wangge.accounts.models import User
 
     boss = User.objects.create_superuser("root", password=PASSWORD)
+    # Tokens taken on the password alone before the role required the code: grid1 has no device and
+    # loses its token; grid2 has one (its token was issued with the code) and keeps it.
+    stale = api_login("grid1", PASSWORD).json()["token"]
+    TOTPDevice.objects.create(user=world.users.grid2, name="t", confirmed=True)
+    kept, _ = Token.objects.get_or_create(user=world.users.grid2)
     client = Client()
     client.force_login(boss)
     group = Group.objects.get(name=Role.GRID_WORKER.label)
@@ -271,3 +277,24 @@ def test_admin_edits_the_second_factor_of_a_role(world: Any) -> None:
     resp = client.post(url, data)
     assert resp.status_code == 302, resp.content.decode()[:2000]
     assert RolePolicy.objects.get(group=group).otp_required
+    assert APIClient(HTTP_AUTHORIZATION=f"Token {stale}").get("/api/v1/territories/").status_code == 401
+    assert Token.objects.filter(key=kept.key).exists()
+    row = AuditEntry.objects.get(action="auth.role_policy")
+    assert row.after == {"otp_required": True, "api_tokens_revoked": 1}
+
+
+def test_enrolment_revokes_the_api_token_issued_on_the_password_alone(world: Any) -> None:
+    # A token taken before the authenticator was bound must not keep working without the code: the API
+    # checks the second factor only when a token is issued.
+    resp = api_login("grid1", PASSWORD)
+    old = resp.json()["token"]
+    assert APIClient(HTTP_AUTHORIZATION=f"Token {old}").get("/api/v1/territories/").status_code == 200
+    staff = Client()
+    staff.force_login(world.users.grid1)
+    staff.get(reverse("otp-setup"))
+    device = TOTPDevice.objects.get(user=world.users.grid1, confirmed=False)
+    assert staff.post(reverse("otp-setup"), {"otp_token": code_for(device)}).status_code == 302
+    assert APIClient(HTTP_AUTHORIZATION=f"Token {old}").get("/api/v1/territories/").status_code == 401
+    # A new token needs the code, and is a different one.
+    resp = api_login("grid1", PASSWORD, otp=code_for(device, steps_ahead=1))
+    assert resp.status_code == 200 and resp.json()["token"] != old

@@ -47,6 +47,14 @@ class EventCreate(FlatInput):
         required=False, allow_blank=True, allow_null=True, max_length=100, help_text="外部编号（如工单号）"
     )
 
+    def validate_channel(self, value: str) -> str:
+        # Open311 reports carry their client's key in the external id ("<key id>:<their id>"): an account
+        # sending the same pair here would take that id first, and the client's own report would then be
+        # refused as a duplicate. The channel belongs to the Open311 endpoint alone.
+        if value == "open311":
+            raise serializers.ValidationError("open311 渠道只供 Open311 接口（/open311/v2/）使用")
+        return value
+
 
 class BatchRequest(serializers.Serializer):
     # Items are checked one by one in the view (a bad item must not reject the whole batch).

@@ -138,3 +138,31 @@ def test_dispute_party_from_another_grid(world: Any, api_for: Any, dispute: Even
     # The community's staff, whose territory holds that resident, see the register's name.
     (theirs,) = api_for(world.users.community1).get(f"/api/v1/events/{dispute.pk}/dispute/").json()["parties"]
     assert theirs["resident"] == neighbour.pk and theirs["name"] == "李四海"
+
+
+def test_dispute_party_as_seen_by_a_handler_bound_to_no_territory(world: Any, dispute: Event) -> None:
+    # A department's handler sees a dispute because it was sent to their unit; bound to no territory,
+    # every register resident is "outside" their scope. They get the masked name, never id or full name.
+    from wangge.accounts.roles import Role
+    from wangge.accounts.services import user_create
+    from wangge.events.disputes import party_display
+    from wangge.events.models import DisputeParty
+
+    neighbour = resident_create(
+        actor=world.users.community1,
+        name="李四海",
+        id_number=make_id(date(1965, 3, 4), seq=32),
+        grid=world.g112,
+    )
+    dispute_party_add(
+        actor=world.users.community1, event_id=dispute.pk, side="respondent", resident_id=neighbour.pk
+    )
+    officer = user_create(
+        username="market9", password="test-pass-123", role=Role.DEPT_HANDLER, territory_id=None
+    )
+    shown = party_display(DisputeParty.objects.get(event=dispute, resident=neighbour), officer)
+    assert shown["resident"] is None and shown["name"] == "李*海"
+    grid_worker = party_display(
+        DisputeParty.objects.get(event=dispute, resident=neighbour), world.users.grid1
+    )
+    assert grid_worker["name"] == OTHER_GRID_RESIDENT

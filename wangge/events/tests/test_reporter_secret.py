@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from wangge.audit.models import AuditEntry
 from wangge.conftest import PASSWORD
-from wangge.core.errors import Forbidden
+from wangge.core.errors import Forbidden, NotFound
 from wangge.events import services
 from wangge.events.models import Event, ReturnVisit, TimelineEntry
 from wangge.events.reporter import reporter_token
@@ -174,15 +174,26 @@ def test_wrong_token_is_refused_then_rate_limited_per_code(world: Any, settings:
         f"/track/{e.tracking_code}/rate/", {"rating": "satisfied", "k": wrong}
     )
     assert r.status_code == 429 and "尝试次数过多" in _page(r)
-    # Once blocked, no token is even tried for this code (not even the right one) until the window ends.
+    # Past the code's limit a wrong token is answered 429 from any address, and a wrong link on the page
+    # says so too (it would otherwise tell a right guess)...
+    r = _api(
+        APIClient(REMOTE_ADDR="10.0.0.10"),
+        e.tracking_code,
+        "rating",
+        {"rating": "satisfied", "reporter_token": wrong},
+    )
+    assert r.status_code == 429 and r.json()["code"] == "throttled"
+    r = Client(REMOTE_ADDR="10.0.0.11").get(f"/track/{e.tracking_code}/", {"k": wrong})
+    assert r.status_code == 200 and "尝试次数过多" in _page(r) and 'id="rate"' not in _page(r)
+    assert _snapshot(e) == before
+    # ...but the reporter's own link still works: the code is public, and whoever read it must not be
+    # able to keep the reporter from rating by sending wrong tokens.
+    r = Client().get(f"/track/{e.tracking_code}/", {"k": reporter_token(e)})
+    assert r.status_code == 200 and 'id="rate"' in _page(r)
     r = _api(
         APIClient(), e.tracking_code, "rating", {"rating": "satisfied", "reporter_token": reporter_token(e)}
     )
-    assert r.status_code == 429 and r.json()["code"] == "throttled"
-    # A page view with a token is checked within the same limit (it would tell a right guess).
-    r = Client().get(f"/track/{e.tracking_code}/", {"k": reporter_token(e)})
-    assert r.status_code == 200 and "尝试次数过多" in _page(r) and 'id="rate"' not in _page(r)
-    assert _snapshot(e) == before
+    assert r.status_code == 200, r.content
     # Another event is not affected.
     other = _closed(world, reporter_name="王五")
     r = _api(
@@ -300,3 +311,15 @@ def test_a_staff_account_that_registered_the_report_is_not_the_reporter(world: A
     r = _api(api_for(world.users.grid1), e.tracking_code, "verify", {"passed": True})
     assert r.status_code == 403 and r.json()["code"] == "reporter_token_required"
     assert Event.objects.get(pk=e.pk).status.code == "handled"
+
+
+@pytest.mark.parametrize("code", ["AB\x00CD", "X" * 200])
+def test_a_code_no_event_can_have_is_not_found_without_a_query(
+    world: Any, code: str, django_assert_num_queries: Any
+) -> None:
+    # NUL cannot even be compared on PostgreSQL (psycopg raises: a server error on /api/v1/track/…%00…/);
+    # such a code is simply not found, as on the tracking page (selectors.event_by_tracking_code).
+    with django_assert_num_queries(0), pytest.raises(NotFound):
+        services.event_rate(tracking_code=code, rating="satisfied", reporter_token="a" * 32)
+    with django_assert_num_queries(0), pytest.raises(NotFound):
+        services.event_verify_by_reporter(tracking_code=code, passed=True, reporter_token="a" * 32)

@@ -209,3 +209,22 @@ def test_csv_blank_lines_do_not_hold_the_header_check(world, places, api_for):
     t = time.perf_counter()
     _refused(_post(api, content, "r.csv"), code="no_header")
     assert time.perf_counter() - t < 5
+
+
+def test_xls_is_not_parsed_inside_the_web_request(world, places, monkeypatch, settings):
+    """An .xls sheet cannot be read cheaply: calamine fills the rectangle up to the farthest cell, and this
+    5.6 KB file (cells at A1 and IV65536, written with xlwt) took 1 GB of memory. The upload only queues
+    the job; the task reads the file."""
+    from pathlib import Path
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    content = (Path(__file__).parent / "files" / "sparse-iv65536.xls").read_bytes()
+    read = []
+    monkeypatch.setattr(readers, "_calamine_rows", lambda *a, **k: read.append(a) or iter(()))
+    job = import_job_create(actor=world.users.community1, kind="residents", upload=upload("r.xls", content))
+    assert read == [] and job.status == ImportStatus.QUEUED
+    # Not an .xls at all is still refused at once.
+    with pytest.raises(InvalidInput):
+        import_job_create(
+            actor=world.users.community1, kind="residents", upload=upload("r.xls", b"PK\x03\x04")
+        )

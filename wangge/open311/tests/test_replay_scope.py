@@ -105,3 +105,17 @@ def _as_querydict(data: dict[str, str]) -> Any:
     for k, v in data.items():
         q[k] = v
     return q
+
+
+def test_an_account_cannot_take_an_open311_clients_external_id(world, api_for):
+    # The channel belongs to the Open311 endpoint: an account posting channel=open311 with a client's
+    # "<key id>:<id>" would otherwise make that client's own later report a refused duplicate.
+    client = api_for(world.users.grid1)
+    body = {"description": "路灯不亮", "address": "六合路8号", "channel": "open311", "external_id": "1:X-1"}
+    resp = client.post("/api/v1/events/", body, format="json")
+    assert resp.status_code == 400 and "channel" in resp.json()["details"], resp.content
+    batch = api_for(world.users.admin).post("/api/v1/events/batch/", {"items": [body]}, format="json")
+    assert "open311" in batch.content.decode() and batch.json()["results"][0].get("id") is None, batch.content
+    from wangge.events.models import Event
+
+    assert not Event.objects.filter(channel="open311").exists()

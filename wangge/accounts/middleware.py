@@ -36,6 +36,12 @@ class SecondFactorMiddleware:
         return path in self._open[:-1] or path.startswith(self._open[-1])
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        session = getattr(request, "session", None)
+        if session is not None and session.session_key is None:
+            # No session cookie: AuthenticationMiddleware can only give AnonymousUser. Token-authenticated
+            # API calls all come this way; reading request.user would load the empty session and
+            # evaluate both lazy users (auth's, OTPMiddleware's) for nothing (~1.5% of a detail GET).
+            return self.get_response(request)
         user = request.user
         # OTPMiddleware gave the user is_verified(): the session passed the one-time code.
         verified = getattr(user, "is_verified", lambda: False)()

@@ -379,6 +379,21 @@ def event_create(
     return event, True
 
 
+# Idempotency keys the Open311 endpoint stores for its clients ("open311:<key id>:<their key>"). A REST
+# caller may not send one: it would take a client's next key first and make its report a duplicate.
+RESERVED_KEY_PREFIX = "open311:"
+
+
+def idempotency_key_from_client(raw: str | None) -> str | None:
+    """The Idempotency-Key header of a REST report; the prefix kept for Open311 clients is refused."""
+    key = (raw or "").strip() or None
+    if key and key.lower().startswith(RESERVED_KEY_PREFIX):
+        raise InvalidInput(
+            "Idempotency-Key 不能以 open311: 开头（该前缀留给 Open311 接口）", code="invalid_idempotency_key"
+        )
+    return key
+
+
 def intake_key(*, data: EventInput, idempotency_key: str | None) -> tuple[str | None, str]:
     """(key, body fingerprint) of a submission; a key too long to store is refused."""
     key = (idempotency_key or "").strip() or None

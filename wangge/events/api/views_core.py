@@ -123,9 +123,8 @@ class EventViewSet(viewsets.GenericViewSet):
     )
     def create(self, request: Request) -> Response:
         data = _event_input(validated(s.EventCreate, request))
-        event, created = services.event_intake(
-            data=data, actor=request.user, idempotency_key=request.headers.get("Idempotency-Key")
-        )
+        key = services.idempotency_key_from_client(request.headers.get("Idempotency-Key"))
+        event, created = services.event_intake(data=data, actor=request.user, idempotency_key=key)
         body = event_detail(selectors.event_reloaded(event, created=created), viewer=request.user)
         # The reporter's secret goes to the reporter only (a resident's own account or app), never to
         # staff registering a report for someone else, and never in lists or the detail.

@@ -10,6 +10,7 @@ from django.test import Client
 from wangge.conftest import assert_error, centre
 from wangge.core.errors import Conflict
 from wangge.events.models import Event
+from wangge.events.services import EventInput, event_intake
 from wangge.open311.services import api_key_create, request_submit
 
 pytestmark = pytest.mark.django_db
@@ -61,9 +62,15 @@ def test_grid_worker_replaying_an_open311_external_id(world: Any, api_for: Any, 
     assert first.status_code == 201
     event = Event.objects.get()
     assert event.external_id == f"{row.pk}:app-77" and event.path == world.g112.path
+    # Through REST the channel itself is refused (it belongs to the Open311 endpoint)...
     r = api_for(world.users.grid1).post("/api/v1/events/", _rest_body(f"{row.pk}:app-77"), format="json")
-    body = assert_error(r, 409, "duplicate_key")
+    body = assert_error(r, 400)
     assert event.tracking_code not in str(body) and Event.objects.count() == 1
+    # ...and the lookup every channel goes through answers another account with a conflict naming nothing.
+    with pytest.raises(Conflict) as err:
+        event_intake(data=EventInput(**_input(f"{row.pk}:app-77")), actor=world.users.grid1)
+    assert err.value.code == "duplicate_key" and event.tracking_code not in err.value.message
+    assert Event.objects.count() == 1
     # The client's own retry is still answered with its request.
     again = _post(_form(raw, **{"attribute[external_id]": "app-77"}))
     assert again.status_code == 200 and again.json()[0]["service_request_id"] == event.tracking_code
@@ -71,10 +78,9 @@ def test_grid_worker_replaying_an_open311_external_id(world: Any, api_for: Any, 
 
 def test_client_is_not_answered_with_an_accounts_event(world: Any, api_for: Any, client_key: Any) -> None:
     row, raw = client_key
-    # An account registered a report under the client's next external id first (the grid's worker).
-    squat = api_for(world.users.grid2).post("/api/v1/events/", _rest_body(f"{row.pk}:app-78"), format="json")
-    assert squat.status_code == 201
-    theirs = Event.objects.get()
+    # An account registered a report under the client's next external id first (the REST API refuses the
+    # channel now; the services, and data from before, still can hold such an event).
+    theirs, _ = event_intake(data=EventInput(**_input(f"{row.pk}:app-78")), actor=world.users.grid2)
     r = _post(_form(raw, **{"attribute[external_id]": "app-78"}))
     assert r.status_code == 400 and theirs.tracking_code not in r.content.decode()
     with pytest.raises(Conflict) as err:
@@ -84,18 +90,35 @@ def test_client_is_not_answered_with_an_accounts_event(world: Any, api_for: Any,
 
 def test_client_idempotency_key_held_by_an_accounts_event(world: Any, api_for: Any, client_key: Any) -> None:
     row, raw = client_key
-    # The key an Open311 client's "K1" is stored under, taken by an account's REST report.
-    taken = api_for(world.users.grid2).post(
+    # The REST API refuses the prefix Open311 keys are stored under...
+    refused = api_for(world.users.grid2).post(
         "/api/v1/events/",
-        {**_rest_body("x"), "external_id": None},
+        {**_rest_body("x"), "channel": "api", "external_id": None},
         format="json",
         HTTP_IDEMPOTENCY_KEY=f"open311:{row.pk}:K1",
     )
-    assert taken.status_code == 201
+    assert_error(refused, 400, "invalid_idempotency_key")
+    assert not Event.objects.exists()
+    # ...and where an account's event holds that key anyway, the client learns nothing from it.
+    event_intake(
+        data=EventInput(**{**_input("x"), "external_id": None}),
+        actor=world.users.grid2,
+        idempotency_key=f"open311:{row.pk}:K1",
+    )
     with pytest.raises(Conflict) as err:
         request_submit(api_key=row, form=_as_querydict(_form(raw)), idempotency_key="K1")
     assert err.value.code == "duplicate_key"
     assert Event.objects.get().tracking_code not in err.value.message
+
+
+def _input(external_id: str) -> dict[str, Any]:
+    return {
+        "description": "小区门口垃圾桶满溢",
+        "lat": LAT,
+        "lng": LNG,
+        "channel": "open311",
+        "external_id": external_id,
+    }
 
 
 def _as_querydict(data: dict[str, str]) -> Any:

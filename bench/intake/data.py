@@ -10,7 +10,8 @@ from typing import Any
 from wangge.demo.generators.base import point_in
 from wangge.demo.generators.events import TEMPLATES
 
-CHANNELS = ["resident", "hotline", "patrol", "api", "open311"]
+# Channels a REST client may name (open311 belongs to the Open311 endpoint and is refused on REST).
+CHANNELS = ["resident", "hotline", "patrol", "api", "walk_in"]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红梅鹏飞鑫宇浩然子涵欣怡"
 

@@ -1,7 +1,7 @@
 """Second factor for signed-in sessions (after django-otp's OTPMiddleware).
 
 - an account with a confirmed device whose session never passed the code (for instance signed in
-  through the admin's own login form) is signed out and sent to the login page;
+  through a login form other than the site's; the admin's stock form is not served) is signed out and sent to the login page;
 - an account whose role requires a device (RolePolicy.otp_required) and has none is sent to enrolment
   before anything else; session API calls get 403 {"code": "otp_enrolment_required"}.
 Token-authenticated API calls are checked when the token is issued (api/views.py)."""

@@ -298,3 +298,19 @@ def test_enrolment_revokes_the_api_token_issued_on_the_password_alone(world: Any
     # A new token needs the code, and is a different one.
     resp = api_login("grid1", PASSWORD, otp=code_for(device, steps_ahead=1))
     assert resp.status_code == 200 and resp.json()["token"] != old
+
+
+def test_the_admin_signs_in_through_the_sites_login_page(world: Any) -> None:
+    # The admin's stock form knows nothing of the second factor and audits no failure: it is not served.
+    anonymous = Client()
+    resp = anonymous.get("/admin/")
+    assert resp.status_code == 302
+    resp = anonymous.get(resp["Location"])
+    assert resp.status_code == 302 and resp["Location"].startswith(reverse("login"))
+    assert "next=/admin/" in resp["Location"]
+    posted = anonymous.post("/admin/login/", {"username": "admin", "password": PASSWORD})
+    assert posted.status_code == 302 and "_auth_user_id" not in anonymous.session
+    # Signed in but not staff: refused, not sent round in a circle.
+    resident = Client()
+    resident.force_login(world.users.resident1)
+    assert resident.get("/admin/login/", {"next": "/admin/"}).status_code == 403

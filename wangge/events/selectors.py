@@ -9,7 +9,7 @@ import functools
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -216,8 +216,9 @@ def visible_among(
     *, user: Any, ids: Any = (), codes: Any = (), merged_into: int | None = None
 ) -> list[Event]:
     """`may_see` for the events other rows refer to (by id, by tracking code, or merged into the event
-    `merged_into`), in one query and none when nothing is named: the ones `user` may see, with only
-    pk, tracking_code and master_id loaded. For embedding related events in what `user` is shown."""
+    `merged_into`): the ones `user` may see, with only pk, tracking_code and master_id loaded. No query
+    when nothing is named, one for staff inside their territory, at most three otherwise (the user's
+    units and their summons). For embedding related events in what `user` is shown."""
     ids = {int(i) for i in ids if isinstance(i, int) and 0 < i <= _MAX_ID}
     codes = {str(c) for c in codes if isinstance(c, str) and c}
     if not (ids or codes or merged_into) or not getattr(user, "is_authenticated", False):
@@ -226,22 +227,28 @@ def visible_among(
     if merged_into:
         named |= Q(master_id=merged_into)
     fields = ("pk", "tracking_code", "master_id", "path", "handler_user_id", "handler_unit_id")
-    qs = Event.objects.filter(named).only(*fields)
+    named_events = list(Event.objects.filter(named).only(*fields))
     if getattr(user, "is_superuser", False):
-        return list(qs)
-    # What `may_see` asks of the user's units, answered by the same query (one round trip in all).
-    units = HandlingUnit.objects.filter(active=True, members=user)
-    qs = qs.annotate(
-        by_unit=Exists(units.filter(pk=OuterRef("handler_unit_id"))),
-        by_summons=Exists(
-            WhistleSummon.objects.filter(whistle__event_id=OuterRef("pk"), unit__in=units.values("pk"))
-        ),
-    )
+        return named_events
+    # Decided from the events' own columns first (staff inside their territory: one plain query in all);
+    # only the undecided ones ask about the user's units, as `may_see` does. Annotating every row with
+    # the units' Exists subqueries instead cost 3-6 ms per detail on PostgreSQL.
     out: list[Event] = []
-    for event in qs:
+    undecided: list[Event] = []
+    for event in named_events:
         decided = _seen_by_columns(user, event)
-        if decided or (decided is None and (event.by_unit or event.by_summons)):
+        if decided:
             out.append(event)
+        elif decided is None:
+            undecided.append(event)
+    units = _unit_ids(user) if undecided else []
+    if units:
+        summoned = set(
+            WhistleSummon.objects.filter(
+                unit_id__in=units, whistle__event_id__in=[e.pk for e in undecided]
+            ).values_list("whistle__event_id", flat=True)
+        )
+        out.extend(e for e in undecided if e.handler_unit_id in units or e.pk in summoned)
     return out
 
 

@@ -104,26 +104,19 @@ class WorkCalendar:
     """Local calendar data read once; answers is_workday and adds working time.
 
     Create one per operation; `fallback_used` turns True as soon as an answer came from the Mon–Fri
-    fallback of an uncovered year. Without arguments it uses this process's cached copy of the local
-    rows (events.reference); with `overrides` it uses exactly what it is given (no database), the
-    seeded fixed-date holidays unless `fixed_holidays` is given, and no year marked complete unless
-    `complete_years` is given.
+    fallback of an uncovered year. It uses exactly what it is given (no database): `overrides` (the
+    local days), the seeded fixed-date holidays unless `fixed_holidays` is given, and no year marked
+    complete unless `complete_years` is given. The installation's calendar, from this process's cached
+    copy of the local rows, is `reference().calendar` (events.reference).
     """
 
     def __init__(
         self,
-        overrides: dict[date, bool] | None = None,
+        overrides: dict[date, bool],
         *,
         complete_years: Iterable[int] | None = None,
         fixed_holidays: Iterable[tuple[int, int]] | None = None,
     ) -> None:
-        if overrides is None:
-            from .reference import reference
-
-            data = reference().calendar_data
-            overrides = data.overrides
-            complete_years = data.complete_years if complete_years is None else complete_years
-            fixed_holidays = data.fixed_holidays if fixed_holidays is None else fixed_holidays
         self.overrides = overrides
         self.complete_years = frozenset(complete_years or ())
         self.fixed_holidays = (

@@ -31,6 +31,7 @@ from wangge.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Serv
 from . import notify
 from .calendar import WorkCalendar
 from .models import Event, ExtensionRequest, Stage, StageDeadline, TimeLimit, Warning
+from .reference import reference
 
 logger = logging.getLogger("wangge.clock")
 
@@ -476,7 +477,7 @@ def extension_decide(
                     requested_at__gte=event.stage_started_at,
                 ).values_list("amount", "unit")
             )
-            cal = WorkCalendar()
+            cal = reference().calendar
             clock = _extended_clock(event, cal, approved)
             if clock is None:  # no configured limit any more: extend the stored deadline itself
                 new_deadline = cal.deadline(event.deadline, req.amount, req.unit)

@@ -33,7 +33,7 @@ from .models import (
     Urgency,
     Warning,
 )
-from .selectors import visible_among
+from .visibility import visible_among
 
 ACTION_LABELS = {
     "report": gettext_noop("上报"),
@@ -369,9 +369,9 @@ def _references_scoped(event: Event, row: dict[str, Any], timeline: list[dict[st
     """Scope for `viewer` every other event the detail names, and return how many merged reports it may
     see (`merged_count`): a merge by staff above can join events of several grids, and a grid worker
     must not learn another grid's tracking codes, ids or count from it. Timeline entries keep their
-    step; references to events the viewer may not see (`selectors.may_see`) become None or are left out
+    step; references to events the viewer may not see (`visibility.may_see`) become None or are left out
     of their list. A dispute party's resident id is left out (the dispute panel shows parties, scoped).
-    One query (`selectors.visible_among`), none when nothing is named; `timeline` is changed in place
+    One query (`visibility.visible_among`), none when nothing is named; `timeline` is changed in place
     (its data dicts are copies, never the rows')."""
     ids: set[int] = {event.master_id} if event.master_id else set()
     codes: set[str] = set()

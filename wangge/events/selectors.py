@@ -16,7 +16,7 @@ from django.utils import timezone
 from wangge.accounts.roles import STAFF_ROLES
 from wangge.core.errors import NotFound
 from wangge.core.queries import Prepared, one_or_none, related_rows_json
-from wangge.core.scope import path_in_scope, q_everything, scope_q
+from wangge.core.scope import q_everything, scope_q
 from wangge.territory.models import Territory
 
 from .models import (
@@ -31,15 +31,12 @@ from .models import (
     WhistleSummon,
 )
 from .reference import reference
+from .visibility import MAX_ID, may_see, unit_ids
 
 _RELATED = ("status", "category", "suggested_category", "grid", "handler_unit", "handler_user")
 
 
 _SUMMONED_AS_IDS = 5000
-
-
-def _unit_ids(user: Any) -> list[int]:
-    return list(user.handling_units.filter(active=True).values_list("pk", flat=True))
 
 
 def visible_q(user: Any) -> Q:
@@ -49,7 +46,7 @@ def visible_q(user: Any) -> Q:
     if getattr(user, "is_superuser", False):
         return q_everything()  # not Q(): an empty Q vanishes when a caller ORs it with more
     q = Q(handler_user=user)
-    units = _unit_ids(user)
+    units = unit_ids(user)
     if units:
         q |= Q(handler_unit_id__in=units)
         # The events its units were summoned to, as ids: an OR with a subquery cannot use the indexes,
@@ -144,7 +141,7 @@ def event_list(
     if flag is not None:
         qs = qs.filter(master__isnull=not flag)
     if _truthy(mine):
-        units = _unit_ids(user)
+        units = unit_ids(user)
         qs = qs.filter(Q(handler_user=user) | Q(handler_unit_id__in=units))
     return newest_first(qs, searched=bool(q))
 
@@ -183,81 +180,9 @@ def _category_codes(code: str) -> list[str]:
     return out
 
 
-def _seen_by_columns(user: Any, event: Event) -> bool | None:
-    """`visible_q` decided from the event's own columns: True / False, or None when it depends on the
-    user's handling units (shared by `may_see` and `visible_among`, so both apply one rule)."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return False
-    if getattr(user, "is_superuser", False) or event.handler_user_id == user.pk:
-        return True
-    if getattr(user, "role", "") in STAFF_ROLES:
-        if event.path and path_in_scope(user, event.path):
-            return True
-        territory = getattr(user, "territory", None)
-        if not event.path and territory is not None and territory.level == "district":
-            return True
-    return None
-
-
-def may_see(user: Any, event: Event) -> bool:
-    """`visible_q` for one loaded event, decided in Python (at most one query: whistle summons)."""
-    decided = _seen_by_columns(user, event)
-    if decided is not None:
-        return decided
-    units = _unit_ids(user)
-    if not units:
-        return False
-    if event.handler_unit_id in units:
-        return True
-    return WhistleSummon.objects.filter(unit_id__in=units, whistle__event_id=event.pk).exists()
-
-
-def visible_among(
-    *, user: Any, ids: Any = (), codes: Any = (), merged_into: int | None = None
-) -> list[Event]:
-    """`may_see` for the events other rows refer to (by id, by tracking code, or merged into the event
-    `merged_into`): the ones `user` may see, with only pk, tracking_code and master_id loaded. No query
-    when nothing is named, one for staff inside their territory, at most three otherwise (the user's
-    units and their summons). For embedding related events in what `user` is shown."""
-    ids = {int(i) for i in ids if isinstance(i, int) and 0 < i <= _MAX_ID}
-    codes = {str(c) for c in codes if isinstance(c, str) and c}
-    if not (ids or codes or merged_into) or not getattr(user, "is_authenticated", False):
-        return []
-    named = Q(pk__in=ids) | Q(tracking_code__in=codes)
-    if merged_into:
-        named |= Q(master_id=merged_into)
-    fields = ("pk", "tracking_code", "master_id", "path", "handler_user_id", "handler_unit_id")
-    named_events = list(Event.objects.filter(named).only(*fields))
-    if getattr(user, "is_superuser", False):
-        return named_events
-    # Decided from the events' own columns first (staff inside their territory: one plain query in all);
-    # only the undecided ones ask about the user's units, as `may_see` does. Annotating every row with
-    # the units' Exists subqueries instead cost 3-6 ms per detail on PostgreSQL.
-    out: list[Event] = []
-    undecided: list[Event] = []
-    for event in named_events:
-        decided = _seen_by_columns(user, event)
-        if decided:
-            out.append(event)
-        elif decided is None:
-            undecided.append(event)
-    units = _unit_ids(user) if undecided else []
-    if units:
-        summoned = set(
-            WhistleSummon.objects.filter(
-                unit_id__in=units, whistle__event_id__in=[e.pk for e in undecided]
-            ).values_list("whistle__event_id", flat=True)
-        )
-        out.extend(e for e in undecided if e.handler_unit_id in units or e.pk in summoned)
-    return out
-
-
 def merged_events(*, user: Any, master: Event) -> QuerySet[Event]:
     """The reports merged into `master` that `user` may see (a duplicate from another grid is left out)."""
     return events_visible(user=user).filter(master=master).order_by("pk")
-
-
-_MAX_ID = 2**63 - 1
 
 
 def _event_or_404(user: Any, pk: Any, fetch: Any) -> Event:
@@ -266,7 +191,7 @@ def _event_or_404(user: Any, pk: Any, fetch: Any) -> Event:
         pk = int(pk)
     except (TypeError, ValueError):
         raise NotFound("事件不存在", code="not_found") from None
-    event = fetch(pk) if 0 < pk <= _MAX_ID else None
+    event = fetch(pk) if 0 < pk <= MAX_ID else None
     if event is None or not may_see(user, event):
         raise NotFound("事件不存在", code="not_found")
     return event
@@ -374,7 +299,7 @@ def event_public(*, tracking_code: str) -> dict[str, Any]:
 def my_tasks(*, user: Any) -> QuerySet[Event]:
     """Open events waiting for this user: what they handle, plus (staff) events in their territory that
     wait for acceptance, dispatch at their level, or verification."""
-    units = _unit_ids(user)
+    units = unit_ids(user)
     mine = Q(handler_user=user) | Q(handler_unit_id__in=units)
     q = mine & Q(status__code__in=["dispatched", "handling", "suspended"])
     if getattr(user, "role", "") in STAFF_ROLES:

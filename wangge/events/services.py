@@ -50,7 +50,9 @@ from .models import (
     Warning,
     WhistleSummon,
 )
+from .reference import reference
 from .reporter import reporter_authorise
+from .visibility import may_see, visible_among
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +262,7 @@ def _clock_fields(
             "deadline": None,
             "warning": Warning.NONE,
         }
-    cal = cal or WorkCalendar()
+    cal = cal or reference().calendar
     deadline = cal.deadline(start, limit.amount, limit.unit)
     warn_at = cal.warn_time(start, limit.amount, limit.unit, limit.warn_ratio)
     return {
@@ -449,7 +451,7 @@ def replay_allowed(*, event: Event, actor: Any, channel: str) -> bool:
     message id) that points at `event`, be answered with that event?
 
     An account: when it submitted the event itself (it had the first answer already) or may see it by
-    the events selectors' rule (`selectors.may_see`). A caller without an account — an MQTT device, an
+    the events' visibility rule (`visibility.may_see`). A caller without an account — an MQTT device, an
     Open311 api_key client, the public 我要说 form — has no scope, so it may see only what it sent
     itself: an event reported without an account on the same channel. That is enough because those
     channels namespace their keys by the sender: MQTT external ids are "<device_id>:<msg_id>" (and
@@ -459,8 +461,6 @@ def replay_allowed(*, event: Event, actor: Any, channel: str) -> bool:
     if actor is not None and getattr(actor, "is_authenticated", False):
         if event.reporter_user_id == actor.pk:
             return True
-        from .selectors import may_see
-
         return may_see(actor, event)
     return event.reporter_user_id is None and event.channel == channel
 
@@ -470,8 +470,6 @@ def replay_allowed_many(*, events: Sequence[Event], actor: Any) -> set[int]:
     `actor` may be answered with, in at most one query."""
     if actor is None or not getattr(actor, "is_authenticated", False):
         return {e.pk for e in events if replay_allowed(event=e, actor=actor, channel=e.channel)}
-    from .selectors import visible_among
-
     own = {e.pk for e in events if e.reporter_user_id == actor.pk}
     rest = {e.pk for e in events} - own
     return own | {e.pk for e in visible_among(user=actor, ids=rest)}
@@ -1653,7 +1651,7 @@ def event_rate(
                 action="rate",
             )
         if rating == "unsatisfied":
-            cal = WorkCalendar()
+            cal = reference().calendar
             visit = ReturnVisit.objects.create(
                 event=master,
                 reason=f"上报人评价不满意{('：' + comment[:200]) if comment else ''}",

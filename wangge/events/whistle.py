@@ -20,8 +20,8 @@ from wangge.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from wangge.core.scope import path_in_scope, scope_q
 
 from . import notify
-from .calendar import WorkCalendar
 from .models import Event, HandlingUnit, Whistle, WhistleSummon
+from .reference import reference
 
 WHISTLE_ROLES = {"community_staff", "street_staff", "district_admin"}
 
@@ -109,7 +109,7 @@ def whistle_blow(
     if not units:
         raise Conflict("所选部门已被召集或已在处置本事件", code="already_summoned")
     note = (note or "").strip()[:2000]
-    cal = WorkCalendar()
+    cal = reference().calendar
     with transaction.atomic():
         whistle = Whistle.objects.create(event=event, blown_by=actor, level=_actor_level(actor), note=note)
         summons = []

@@ -20,7 +20,6 @@ from wangge.core import crypto
 from wangge.demo.generators import generate
 from wangge.demo.generators.events import default_count
 from wangge.events import selectors, services
-from wangge.events.calendar import WorkCalendar
 from wangge.events.models import (
     Channel,
     DispatchRule,
@@ -35,6 +34,7 @@ from wangge.events.models import (
     Whistle,
     WhistleSummon,
 )
+from wangge.events.reference import reference
 from wangge.territory.models import GridBoundary
 
 TODAY = date(2025, 6, 16)  # a Monday; the events cover 2024-12-16 … 2025-06-15
@@ -187,7 +187,7 @@ def test_statuses_spread_along_the_graph(demo):
 
 def test_warnings_and_deadlines_are_true(demo):
     now = _now()
-    cal = WorkCalendar()
+    cal = reference().calendar
     checked = 0
     for ev in Event.objects.select_related("category", "category__parent", "status"):
         if ev.status.is_closed or ev.master_id:

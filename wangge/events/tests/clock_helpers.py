@@ -4,8 +4,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from wangge.events.calendar import WorkCalendar
 from wangge.events.models import Event, StageDeadline, Status
+from wangge.events.reference import reference
 from wangge.events.services import EventInput, event_create, time_limit_for
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -37,7 +37,7 @@ def make_event(
     )
     target = Status.objects.get(code=status)
     limit = time_limit_for(category=event.category, urgency=event.urgency, stage=target.stage or "handle")
-    cal = WorkCalendar()
+    cal = reference().calendar
     deadline = cal.deadline(start, limit.amount, limit.unit)
     warn_at = cal.warn_time(start, limit.amount, limit.unit, limit.warn_ratio)
     Event.objects.filter(pk=event.pk).update(

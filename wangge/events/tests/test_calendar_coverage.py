@@ -22,6 +22,7 @@ from wangge.events.coverage import (
     uncovered_years,
 )
 from wangge.events.models import CalendarDay, CalendarYear, FixedHoliday
+from wangge.events.reference import reference
 
 from .clock_helpers import at
 
@@ -67,7 +68,7 @@ def test_a_single_local_row_does_not_cover_the_year():
     """One CalendarDay in an unknown year used to silence the Mon–Fri flag for the whole year."""
     holiday = first_weekday(UNKNOWN, 2)
     CalendarDay.objects.create(day=holiday, is_workday=False, note="本地录入的一天")
-    c = WorkCalendar()
+    c = reference().calendar
     assert not c.is_workday(holiday)  # the local row itself is still the answer
     assert not c.fallback_used
     c.deadline(at(UNKNOWN, 3, first_weekday(UNKNOWN, 3).day, 9), 3, "workday")
@@ -81,14 +82,14 @@ def test_marking_the_year_complete_covers_it(world):
     holiday = first_weekday(UNKNOWN, 2)
     CalendarDay.objects.create(day=holiday, is_workday=False, note="春节")
     calendar_year_mark(actor=world.users.admin, year=UNKNOWN, complete=True, note="按国办通知录入")
-    c = WorkCalendar()  # the process cache was dropped by the save (signal), no restart needed
+    c = reference().calendar  # the process cache was dropped by the save (signal), no restart needed
     assert not c.is_workday(holiday)
     c.deadline(at(UNKNOWN, 3, first_weekday(UNKNOWN, 3).day, 9), 3, "workday")
     assert not c.fallback_used
     assert year_covered(UNKNOWN, complete_years())
     # Unmarking it makes the clock flag the year again.
     calendar_year_mark(actor=world.users.admin, year=UNKNOWN, complete=False)
-    c = WorkCalendar()
+    c = reference().calendar
     c.deadline(at(UNKNOWN, 3, first_weekday(UNKNOWN, 3).day, 9), 3, "workday")
     assert c.fallback_used
 
@@ -126,10 +127,10 @@ def test_fixed_holidays_are_data():
         (10, 2),
         (10, 3),
     }
-    assert not WorkCalendar().is_workday(date(UNKNOWN, 1, 1))
+    assert not reference().calendar.is_workday(date(UNKNOWN, 1, 1))
     FixedHoliday.objects.filter(month=1, day=1).update(active=False)
     FixedHoliday.objects.create(month=3, day=first_weekday(UNKNOWN, 3).day, name="本地纪念日")
-    c = WorkCalendar()  # the create above dropped the process cache
+    c = reference().calendar  # the create above dropped the process cache
     assert c.is_workday(date(UNKNOWN, 1, 1))
     assert not c.is_workday(first_weekday(UNKNOWN, 3))
     # The official schedule stays the authority for the years it knows.
@@ -140,10 +141,10 @@ def test_fixed_holidays_are_data():
 
 @pytest.mark.django_db
 def test_the_clock_reads_the_calendar_from_the_process_cache(django_assert_num_queries):
-    WorkCalendar()
+    reference()  # loaded once; the calendars below come from it
     with django_assert_num_queries(0):
         for _ in range(50):
-            WorkCalendar().deadline(at(UNKNOWN, 3, 1, 9), 5, "workday")
+            reference().calendar.deadline(at(UNKNOWN, 3, 1, 9), 5, "workday")
 
 
 # --- marking a year: the service and its audit row -----------------------------------------------------

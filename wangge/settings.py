@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "wangge.territory",
     "wangge.registry",
     "wangge.party",
+    "wangge.clock",
+    "wangge.notify",
     "wangge.events",
     "wangge.open311",
     "wangge.exchange",
@@ -97,8 +99,8 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / '
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("WANGGE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Django's backend with a health check that reads the socket instead of a `SELECT 1` round trip.
-    DATABASES["default"]["ENGINE"] = "wangge.core.pgbackend"
+    # Django's own backend: a health check that read the socket instead of its `SELECT 1` gained nothing
+    # measurable in a paired bench (issue 17; wangge/core/db/README.md), so it was removed.
     # Server-side parameters: psycopg prepares a statement run five times on a connection, so the
     # repeated queries of the hot paths (detail, intake) skip PostgreSQL's planner. Off behind a
     # transaction-mode pooler that cannot keep prepared statements (docs/deploy.md).
@@ -283,9 +285,10 @@ WANGGE_SOS_WATCH_CRITICAL = env.bool("WANGGE_SOS_WATCH_CRITICAL", default=True)
 # value is a 404), and the contact shown by discovery.
 WANGGE_OPEN311_JURISDICTION = env.str("WANGGE_OPEN311_JURISDICTION", default="wangge.local")
 WANGGE_OPEN311_CONTACT = env.str("WANGGE_OPEN311_CONTACT", default="")
-# Notification channels: dotted paths of wangge.events.notify.Channel classes (built in: LogChannel,
-# EmailChannel; adapters: SmsChannel, WeComChannel posting to an intranet gateway URL below).
-WANGGE_NOTIFY_CHANNELS = env.list("WANGGE_NOTIFY_CHANNELS", default=["wangge.events.notify.LogChannel"])
+# Notification channels: dotted paths of wangge.notify.channels.Channel classes (built in: LogChannel,
+# EmailChannel; adapters: SmsChannel, WeComChannel posting to an intranet gateway URL below). The former
+# paths wangge.events.notify.<Name> of the built-in channels still work.
+WANGGE_NOTIFY_CHANNELS = env.list("WANGGE_NOTIFY_CHANNELS", default=["wangge.notify.channels.LogChannel"])
 WANGGE_SMS_URL = env.str("WANGGE_SMS_URL", default="")
 WANGGE_SMS_TOKEN = env.str("WANGGE_SMS_TOKEN", default="")
 WANGGE_WECOM_URL = env.str("WANGGE_WECOM_URL", default="")
@@ -301,7 +304,7 @@ WANGGE_NOTIFY_CLAIM_SECONDS = env.int("WANGGE_NOTIFY_CLAIM_SECONDS", default=600
 WANGGE_AUTO_ESCALATE = env.list("WANGGE_AUTO_ESCALATE", default=["handle"])
 # A reporter who is not satisfied may have the event reopened within this many days of closing.
 WANGGE_REOPEN_DAYS = env.int("WANGGE_REOPEN_DAYS", default=7)
-# The reporter's 核查/评价 on the tracking page and /api/v1/track/ (wangge.events.reporter), as
+# The reporter's 核查/评价 on the tracking page and /api/v1/track/ (wangge.events.common.reporter), as
 # django-ratelimit rates "count/period" (s, m, h, d): every action per client address; wrong reporter
 # tokens per address and per tracking code (reached: no token is tried until the window ends).
 WANGGE_REPORTER_ACTION_RATE = env.str("WANGGE_REPORTER_ACTION_RATE", default="60/h")

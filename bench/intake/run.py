@@ -35,6 +35,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -47,6 +48,8 @@ TARGET_CREATE_RPS, TARGET_CREATE_P95 = 200, 100.0
 TARGET_DETAIL_RPS = 1000
 TARGET_BATCH_EPS = 1000
 TARGET_COUNTS_MS = 200.0
+# CPU per request (application + PostgreSQL) against the bare baseline of the same run (issue 17).
+TARGET_CREATE_CPU_RATIO, TARGET_DETAIL_CPU_RATIO = 3.0, 2.5
 
 
 def verdict(ok: bool) -> str:
@@ -131,7 +134,7 @@ def run(args: argparse.Namespace, workdir: Path, url: str, server: list[subproce
     from wangge.accounts.services import user_create
     from wangge.demo.generators import generate
     from wangge.events import services
-    from wangge.events.hotline import hotline_import
+    from wangge.events.intake.hotline import hotline_import
     from wangge.events.models import Event, TimelineEntry
 
     t = time.perf_counter()
@@ -326,6 +329,17 @@ def run(args: argparse.Namespace, workdir: Path, url: str, server: list[subproce
         print(
             f"  {verdict(ok)} detail via HTTP: {d.rate:,.0f} req/s, p95 {d.pct(95):.0f} ms (target ≥ {TARGET_DETAIL_RPS}/s)"
         )
+        for kind, target in (("create", TARGET_CREATE_CPU_RATIO), ("detail", TARGET_DETAIL_CPU_RATIO)):
+            if f"bare_{kind}_cpu" in results:
+                dj, bare = results[f"{kind}_cpu"], results[f"bare_{kind}_cpu"]
+                ratio = dj.total / bare.total if bare.total else float("inf")
+                ok = ratio <= target
+                ok_all &= ok
+                print(
+                    f"  {verdict(ok)} {kind} CPU per request: Django {dj.total:.2f} ms / bare {bare.total:.2f} ms "
+                    f"= {ratio:.2f}× (target ≤ {target}×; application {dj.app:.2f} / {bare.app:.2f}, "
+                    f"PostgreSQL {dj.db:.2f} / {bare.db:.2f})"
+                )
         b = results["batch_http"]
         ok = b >= TARGET_BATCH_EPS
         ok_all &= ok
@@ -407,6 +421,12 @@ def http_phase(args, workdir, url, token, ctx, server, results) -> bool:  # noqa
         max_requests=80,
         max_seconds=30,
     )
+    import cpu
+
+    # CPU per request (gunicorn workers + the PostgreSQL backends of this database), for the bare ratio.
+    dbname = urlsplit(url).path.lstrip("/") if url.startswith("postgres") else ""
+    meter = cpu.Meter(proc.pid, dbname)
+    meter.start()
     res = loadgen.run(
         "POST /api/v1/events/",
         port,
@@ -416,11 +436,13 @@ def http_phase(args, workdir, url, token, ctx, server, results) -> bool:  # noqa
         max_seconds=args.http_seconds,
         keep_bodies=True,
     )
-    print("  " + res.line())
+    results["create_cpu"] = meter.stop(sum(res.statuses.values()))
+    print("  " + res.line() + ("; " + results["create_cpu"].line() if dbname else ""))
     results["create"] = res
     ids = [json.loads(b)["id"] for b in res.bodies + warm.bodies] or [1]
     rng = random.Random(5)
     picks = [rng.choice(ids) for _ in range(args.http_detail)]
+    meter.start()
     det = loadgen.run(
         "GET /api/v1/events/{id}/",
         port,
@@ -429,7 +451,8 @@ def http_phase(args, workdir, url, token, ctx, server, results) -> bool:  # noqa
         max_requests=args.http_detail,
         max_seconds=args.http_seconds,
     )
-    print("  " + det.line())
+    results["detail_cpu"] = meter.stop(sum(det.statuses.values()))
+    print("  " + det.line() + ("; " + results["detail_cpu"].line() if dbname else ""))
     results["detail"] = det
     files = []
     for k in range(args.http_batches):
@@ -455,7 +478,56 @@ def http_phase(args, workdir, url, token, ctx, server, results) -> bool:  # noqa
     results["batch_http"] = eps
     stop_server(proc)
     log.close()
+    if dbname:
+        bare_phase(args, workdir, env, dbname, create, picks, auth, server, results)
     return True
+
+
+def bare_phase(args, workdir, env, dbname, create, picks, auth, server, results) -> None:  # noqa: ANN001
+    """The same creates and details against bare.py (no Django: the same statements with psycopg, the
+    same JSON) on the same gunicorn command line and database, for CPU per request side by side."""
+    import cpu
+    import loadgen
+
+    port = free_port()
+    log = open(workdir / "gunicorn-bare.log", "wb")  # noqa: SIM115 - closed with the process
+    gunicorn = ROOT / ".venv" / "bin" / "gunicorn"
+    cmd = [str(gunicorn), "bare:app", "-w", str(args.workers), "-b", f"127.0.0.1:{port}", "--timeout", "120"]
+    proc = subprocess.Popen(cmd, cwd=HERE, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server.append(proc)
+    detail = lambda i: ("GET", f"/api/v1/events/{picks[i % len(picks)]}/", None, auth)  # noqa: E731
+    deadline = time.time() + 30
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            if loadgen.run("probe", port, detail, concurrency=1, max_requests=1, max_seconds=5).ok:
+                break
+        except OSError:
+            pass
+        time.sleep(0.3)
+    offset = 10 * args.http_create  # Idempotency-Keys the Django phase did not use
+    loadgen.run("warm", port, lambda i: create(offset + i), concurrency=args.concurrency, max_requests=80)
+    meter = cpu.Meter(proc.pid, dbname)
+    print(
+        f"  bare baseline (bench/intake/bare.py, no Django) on the same gunicorn command line, port {port}:"
+    )
+    for kind, make, n in (
+        ("create", lambda i: create(offset + 100 + i), args.http_create),
+        ("detail", detail, args.http_detail),
+    ):
+        meter.start()
+        res = loadgen.run(
+            f"bare {kind}",
+            port,
+            make,
+            concurrency=args.concurrency,
+            max_requests=n,
+            max_seconds=args.http_seconds,
+        )
+        used = meter.stop(sum(res.statuses.values()))
+        results[f"bare_{kind}_cpu"] = used
+        print(f"    {res.line()}; {used.line()}")
+    stop_server(proc)
+    log.close()
 
 
 if __name__ == "__main__":

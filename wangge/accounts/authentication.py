@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
-from wangge.core.queries import Prepared
+from wangge.core.db.queries import Prepared
 
 _KEY_MAX = Token._meta.get_field("key").max_length or 40
 _TOKEN = Prepared(

@@ -4,31 +4,19 @@ Roles are Django groups, so an installation can change what a role may do in the
 `roles_sync` (run by migrate) creates missing groups and grants these defaults once.
 """
 
-from django.db import models
-from django.utils.translation import gettext_noop
-
-
-class Role(models.TextChoices):
-    DISTRICT_ADMIN = "district_admin", gettext_noop("区级管理员")
-    STREET_STAFF = "street_staff", gettext_noop("街道工作人员")
-    COMMUNITY_STAFF = "community_staff", gettext_noop("社区工作人员")
-    GRID_WORKER = "grid_worker", gettext_noop("网格员")
-    DEPT_HANDLER = "dept_handler", gettext_noop("部门处置人员")
-    PARTY_MEMBER = "party_member", gettext_noop("党员")
-    RESIDENT = "resident", gettext_noop("居民")
-
+# Role and the permission strings live in wangge.core.roles (core and audit check them too); they are
+# re-exported here, beside the defaults that give them meaning.
+from wangge.core.roles import P_EDIT_REGISTER as P_EDIT_REGISTER
+from wangge.core.roles import P_EXPORT_PERSONAL as P_EXPORT_PERSONAL
+from wangge.core.roles import P_IMPORT_REGISTER as P_IMPORT_REGISTER
+from wangge.core.roles import P_MANAGE_TERRITORY as P_MANAGE_TERRITORY
+from wangge.core.roles import P_REVEAL_PERSONAL as P_REVEAL_PERSONAL
+from wangge.core.roles import P_VIEW_AUDIT as P_VIEW_AUDIT
+from wangge.core.roles import P_VIEW_REGISTER as P_VIEW_REGISTER
+from wangge.core.roles import P_VIEW_TERRITORY as P_VIEW_TERRITORY
+from wangge.core.roles import Role as Role
 
 STAFF_ROLES = {Role.DISTRICT_ADMIN, Role.STREET_STAFF, Role.COMMUNITY_STAFF, Role.GRID_WORKER}
-
-# Custom permissions (declared on accounts.User Meta) are app_label.codename strings.
-P_VIEW_REGISTER = "accounts.view_register"
-P_EDIT_REGISTER = "accounts.edit_register"
-P_REVEAL_PERSONAL = "accounts.reveal_personal"
-P_EXPORT_PERSONAL = "accounts.export_personal"
-P_IMPORT_REGISTER = "accounts.import_register"
-P_VIEW_AUDIT = "accounts.view_audit"
-P_MANAGE_TERRITORY = "accounts.manage_territory"
-P_VIEW_TERRITORY = "accounts.view_territory"
 
 CUSTOM_PERMISSIONS = [
     ("view_register", "查看人房信息（脱敏）"),

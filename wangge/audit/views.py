@@ -7,7 +7,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from wangge.accounts.roles import P_VIEW_AUDIT
+from wangge.core.roles import P_VIEW_AUDIT
 
 from .selectors import audit_search
 

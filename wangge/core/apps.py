@@ -13,3 +13,4 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers system checks)
+        from .db import checks as db_checks  # noqa: F401  (the Django version check of core.db)

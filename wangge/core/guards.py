@@ -6,7 +6,7 @@ scope check.
 
 from typing import Any
 
-from wangge.accounts.roles import Role
+from wangge.core.roles import Role
 
 from .errors import Forbidden, InvalidInput, NotFound
 from .scope import path_in_scope

@@ -1,6 +1,6 @@
 """Admin for the rules an installation changes without code: categories, the status graph (statuses and
-transitions), time limits, dispatch rules, handling units and the local calendar (days, per-year
-coverage, fixed-date holidays). Events themselves
+transitions), time limits, dispatch rules, handling units, urgency words, the whistle and supervisor roles
+and the local calendar (days, per-year coverage, fixed-date holidays). Events themselves
 are changed only through the services (pages/API), so they are read-only here.
 
 Every save and delete writes an audit row in the same transaction.
@@ -8,13 +8,15 @@ Every save and delete writes an audit row in the same transaction.
 
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db import transaction
-from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 
 from wangge.audit.services import audit_record
-from wangge.core.guards import is_district_admin
+from wangge.clock import admin as clock_admin
+from wangge.clock import models as clock_models
+from wangge.notify import admin as notify_admin
+from wangge.notify import models as notify_models
 
 from .models import (
     CalendarDay,
@@ -24,14 +26,15 @@ from .models import (
     Device,
     DispatchRule,
     Event,
+    EventRoleRule,
     FixedHoliday,
     HandlingUnit,
     Notification,
     Status,
     TimeLimit,
     Transition,
+    UrgencyWord,
 )
-from .notify import notifications_requeue
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -129,6 +132,24 @@ class DispatchRuleAdmin(AuditedAdmin):
     ordering = ("order", "id")
 
 
+@admin.register(UrgencyWord)
+class UrgencyWordAdmin(AuditedAdmin):
+    """The words that make triage propose 特急/紧急 (and the words that only look like them)."""
+
+    list_display = ("word", "level", "active", "note")
+    list_editable = ("level", "active")
+    list_filter = ("level", "active")
+    search_fields = ("word", "note")
+
+
+@admin.register(EventRoleRule)
+class EventRoleRuleAdmin(AuditedAdmin):
+    """Which roles may blow the whistle (吹哨) and which supervise (督办)."""
+
+    list_display = ("role", "may_whistle", "supervises", "note")
+    list_editable = ("may_whistle", "supervises")
+
+
 @admin.register(HandlingUnit)
 class HandlingUnitAdmin(AuditedAdmin):
     list_display = ("name", "kind", "territory", "ack_limit_hours", "active")
@@ -143,88 +164,32 @@ class HandlingUnitAdmin(AuditedAdmin):
         super().save_model(request, obj, form, change)
 
 
-class CoverageWarningsMixin:
-    """Warn on the changelist about years ahead that the working-day clock does not know."""
-
-    def changelist_view(
-        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        from .coverage import coverage_warnings
-
-        if request.method == "GET":
-            for message in coverage_warnings():
-                self.message_user(request, message, messages.WARNING)  # type: ignore[attr-defined]
-        return super().changelist_view(request, extra_context)  # type: ignore[misc]
+# The calendar and the notifications live in wangge.clock / wangge.notify; their admin pages stay at the
+# addresses they had under 事件 (bookmarks, docs), through the events' proxy models, and are not listed
+# twice.
+for _model in (
+    clock_models.CalendarDay,
+    clock_models.CalendarYear,
+    clock_models.FixedHoliday,
+    notify_models.Notification,
+):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
 
 
 @admin.register(CalendarDay)
-class CalendarDayAdmin(CoverageWarningsMixin, AuditedAdmin):
-    """Single days (holidays, make-up workdays). Entering days does not make a year covered: mark the
-    year complete under 日历年度覆盖 once every day of it is in."""
-
-    list_display = ("day", "is_workday", "note")
-    list_filter = ("is_workday",)
-    date_hierarchy = "day"
+class CalendarDayAdmin(clock_admin.CalendarDayAdmin):
+    audit_prefix = "events"
 
 
 @admin.register(CalendarYear)
-class CalendarYearAdmin(CoverageWarningsMixin, admin.ModelAdmin):
-    """Per-year coverage; saved only through coverage.calendar_year_mark (who, when, audit row)."""
-
-    list_display = ("year", "complete", "source", "local_days", "marked_by", "marked_at", "note")
-    list_filter = ("complete",)
-    fields = ("year", "complete", "note", "marked_by", "marked_at")
-    readonly_fields = ("marked_by", "marked_at")
-    list_select_related = ("marked_by",)
-
-    @admin.display(description="日历来源")
-    def source(self, obj: CalendarYear) -> str:
-        from .calendar import library_knows_year
-
-        if library_knows_year(obj.year):
-            return "官方日历（节假日库）"
-        return "本地录入（已完整）" if obj.complete else "未覆盖：按周一至周五推算"
-
-    @admin.display(description="本地调整天数")
-    def local_days(self, obj: CalendarYear) -> int:
-        return CalendarDay.objects.filter(day__year=obj.year).count()
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        # The year is the row's identity: another year is another row.
-        return ("year", *self.readonly_fields) if obj is not None else self.readonly_fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return is_district_admin(request.user) and super().has_add_permission(request)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_district_admin(request.user) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # unmark instead: the row keeps who marked it and when
-
-    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        from .calendar import library_knows_year
-        from .coverage import calendar_year_mark
-
-        row = calendar_year_mark(actor=request.user, year=obj.year, complete=obj.complete, note=obj.note)
-        obj.pk, obj.marked_by, obj.marked_at = row.pk, row.marked_by, row.marked_at
-        if row.complete and not library_knows_year(row.year):
-            days = CalendarDay.objects.filter(day__year=row.year).count()
-            if days == 0:
-                self.message_user(
-                    request,
-                    f"{row.year}年已标记为完整，但该年尚未录入任何放假或调休日期："
-                    "农历节日（春节、清明、端午、中秋）将按工作日计算。",
-                    messages.WARNING,
-                )
+class CalendarYearAdmin(clock_admin.CalendarYearAdmin):
+    mark_action = "events.calendar_year_mark"
 
 
 @admin.register(FixedHoliday)
-class FixedHolidayAdmin(AuditedAdmin):
-    """Holidays on the same date every year, kept off even when a year's official schedule is unknown."""
-
-    list_display = ("month", "day", "name", "active", "note")
-    list_editable = ("active",)
+class FixedHolidayAdmin(clock_admin.FixedHolidayAdmin):
+    audit_prefix = "events"
 
 
 @admin.register(Event)
@@ -278,39 +243,5 @@ class DeviceAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdmin):
-    """Queued by the services, delivered by `notifications_send_pending` (retried with backoff); failed
-    (dead) rows are found here by state, with their last error (scrubbed of personal values)."""
-
-    list_display = (
-        "id",
-        "kind",
-        "channel",
-        "recipient",
-        "event",
-        "state",
-        "attempts",
-        "next_attempt_at",
-        "error",
-        "created_at",
-        "sent_at",
-    )
-    list_filter = ("state", "channel", "kind")
-    list_select_related = ("recipient", "event")
-    search_fields = ("subject", "event__tracking_code")
-    date_hierarchy = "created_at"
-    exclude = ("address_enc", "dedupe_key")
-    actions = ["resend"]
-
-    def has_resend_permission(self, request: HttpRequest) -> bool:
-        return is_district_admin(request.user)
-
-    @admin.action(description="重新发送所选的发送失败通知", permissions=["resend"])
-    def resend(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
-        n = notifications_requeue(actor=request.user, ids=list(queryset.values_list("pk", flat=True)))
-        skipped = queryset.count() - n
-        self.message_user(
-            request,
-            f"已重新排队 {n} 条通知" + (f"；{skipped} 条不是发送失败状态，未处理" if skipped else ""),
-            messages.SUCCESS if n else messages.WARNING,
-        )
+class NotificationAdmin(notify_admin.NotificationAdmin):
+    pass

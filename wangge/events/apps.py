@@ -7,7 +7,10 @@ class EventsConfig(AppConfig):
     verbose_name = "事件"
 
     def ready(self) -> None:
-        from . import (
-            coverage,  # noqa: F401 - registers the calendar coverage check (wangge.W020)
-            reference,  # noqa: F401 - connects the signals that keep its cache fresh
-        )
+        from wangge.clock.sweep import register_source
+
+        from . import reference  # noqa: F401 - connects the signals that keep its cache fresh
+        from .workflow.clock import events_sweep_source
+
+        # The events' own clocks (Event.deadline/warn_at, StageDeadline) in every `wangge sweep`.
+        register_source("events", events_sweep_source)

@@ -17,9 +17,12 @@ from django.utils.translation import gettext_noop
 
 from wangge.accounts.roles import Role
 from wangge.core.crypto import decrypt
+from wangge.core.db.queries import Prepared, rows_from_json
 from wangge.core.masking import mask_name, mask_phone
-from wangge.core.queries import Prepared, rows_from_json
 
+from .closure import reopen_deadline
+from .common import RATINGS, scrub_text
+from .common.visibility import visible_among
 from .models import (
     Attachment,
     Channel,
@@ -33,7 +36,7 @@ from .models import (
     Urgency,
     Warning,
 )
-from .visibility import visible_among
+from .reference import reference
 
 ACTION_LABELS = {
     "report": gettext_noop("上报"),
@@ -81,8 +84,6 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _status_names() -> dict[str, str]:
-    from .reference import reference
-
     return reference().status_names
 
 
@@ -108,6 +109,14 @@ def _user(user: Any) -> dict[str, Any] | None:
     if user is None:
         return None
     return {"id": user.pk, "name": str(user), "role": user.role, "role_name": _label(Role, user.role)}
+
+
+def traffic_light(event: Event, now: datetime | None = None) -> str:
+    """Traffic light of the current stage clock: green / yellow (warning) / red (overdue); "" = no clock."""
+    if event.deadline is None or event.status.is_closed:
+        return ""
+    lights: dict[str, str] = {Warning.RED: "red", Warning.YELLOW: "yellow"}
+    return lights.get(warning_now(event, now), "green")
 
 
 def event_row(event: Event, now: datetime | None = None) -> dict[str, Any]:
@@ -297,8 +306,6 @@ def event_detail(event: Event, *, viewer: Any) -> dict[str, Any]:
     """Everything a staff member who may see the event gets (reporter contact masked). The likely
     duplicate noted at triage is shown only when `viewer` may see that event too: a report near a grid
     boundary can resemble an event of a neighbouring grid."""
-    from .services import reopen_deadline
-
     now = timezone.now()
     row = event_row(event, now)
     clocks = sorted(_related(event, "clocks"), key=lambda c: (c.started_at, c.pk))
@@ -413,8 +420,6 @@ def _references_scoped(event: Event, row: dict[str, Any], timeline: list[dict[st
 
 def event_public_display(event: Event) -> dict[str, Any]:
     """Anonymised tracking view. A merged duplicate shows its master's progress under its own code."""
-    from .services import RATINGS, scrub_text
-
     source = event.master if event.master_id and event.master is not None else event
     names = _status_names()
     entries = TimelineEntry.objects.filter(event=source, public=True).order_by("at", "pk")

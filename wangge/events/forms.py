@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
+from .common import PHOTO_MAX_COUNT, photo_check
 from .models import Category, EventType, HandlingUnit, TimeLimit, Urgency
 
 if TYPE_CHECKING:
@@ -82,8 +83,6 @@ class PhotosField(forms.FileField):
 
     def clean(self, data: Any, initial: Any = None) -> list[Any]:
         from wangge.core.errors import InvalidInput
-
-        from .services import PHOTO_MAX_COUNT, photo_check
 
         files = [f for f in (data if isinstance(data, list | tuple) else [data]) if f]
         if len(files) > PHOTO_MAX_COUNT:

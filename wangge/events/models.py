@@ -5,13 +5,17 @@ change appends a TimelineEntry in the same transaction (services.py is the only 
 graph, categories, time limits and dispatch rules are data, seeded by migrations and editable.
 """
 
-from datetime import date
+from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils.translation import gettext_noop
+
+from wangge.clock import models as clock_models
+from wangge.clock.models import Warning
+from wangge.core.roles import Role
+from wangge.notify import models as notify_models
 
 
 class EventType(models.TextChoices):
@@ -51,12 +55,6 @@ class Level(models.TextChoices):
     COMMUNITY = "community", gettext_noop("社区")
     STREET = "street", gettext_noop("街道")
     DISTRICT = "district", gettext_noop("区")
-
-
-class Warning(models.TextChoices):
-    NONE = "none", gettext_noop("正常")
-    YELLOW = "yellow", gettext_noop("黄色预警")
-    RED = "red", gettext_noop("红色超期")
 
 
 class Category(models.Model):
@@ -174,78 +172,29 @@ class TimeLimit(models.Model):
         return f"{self._meta.verbose_name} #{self.pk}"
 
 
-class CalendarDay(models.Model):
-    """Local override of the official calendar (extra holidays or make-up workdays, or years the
-    holiday library does not know yet)."""
-
-    day = models.DateField("日期", unique=True)
-    is_workday = models.BooleanField("是否工作日")
-    note = models.CharField("说明", max_length=100, blank=True)
-
+# The local calendar lives in wangge.clock (same tables). These proxies keep the calendar's admin pages
+# at their addresses under 事件 and its audit labels ("events.calendaryear").
+class CalendarDay(clock_models.CalendarDay):
     class Meta:
+        proxy = True
         verbose_name = "工作日历调整"
         verbose_name_plural = "工作日历调整"
 
-    def __str__(self) -> str:
-        return f"{self._meta.verbose_name} #{self.pk}"
 
-
-class CalendarYear(models.Model):
-    """Coverage of one year that the official calendar library does not know: `complete` means an
-    administrator has entered every holiday and make-up workday of the year as CalendarDay rows, so
-    the working-day clock no longer flags that year as assumed. Marked through
-    calendar.calendar_year_mark (admin), which records who and when and writes an audit row."""
-
-    year = models.PositiveSmallIntegerField(
-        "年份", unique=True, validators=[MinValueValidator(2000), MaxValueValidator(2100)]
-    )
-    complete = models.BooleanField("本地日历已完整录入", default=False)
-    marked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        verbose_name="标记人",
-    )
-    marked_at = models.DateTimeField("标记时间", null=True, blank=True)
-    note = models.CharField("说明", max_length=200, blank=True)
-
+class CalendarYear(clock_models.CalendarYear):
     class Meta:
+        proxy = True
         verbose_name = "日历年度覆盖"
         verbose_name_plural = "日历年度覆盖"
         ordering = ("-year",)
 
-    def __str__(self) -> str:
-        return f"{self.year}年"
 
-
-class FixedHoliday(models.Model):
-    """A public holiday on the same solar date every year (元旦, 劳动节, 国庆节): the working-day clock
-    keeps it off even in years whose official schedule is not known yet. Lunar holidays (春节, 清明,
-    端午, 中秋) move every year and are not listed here: they need the official calendar or CalendarDay
-    rows."""
-
-    month = models.PositiveSmallIntegerField("月", validators=[MinValueValidator(1), MaxValueValidator(12)])
-    day = models.PositiveSmallIntegerField("日", validators=[MinValueValidator(1), MaxValueValidator(31)])
-    name = models.CharField("节日", max_length=50)
-    active = models.BooleanField("启用", default=True)
-    note = models.CharField("说明", max_length=200, blank=True)
-
+class FixedHoliday(clock_models.FixedHoliday):
     class Meta:
+        proxy = True
         verbose_name = "固定日期节假日"
         verbose_name_plural = "固定日期节假日"
         ordering = ("month", "day")
-        constraints = [models.UniqueConstraint(fields=["month", "day"], name="fixed_holiday_unique_date")]
-
-    def __str__(self) -> str:
-        return f"{self.name}（{self.month}月{self.day}日）"
-
-    def clean(self) -> None:
-        try:
-            date(2024, self.month, self.day)  # a leap year: 2月29日 is a date, 2月30日 is not
-        except (TypeError, ValueError):
-            raise ValidationError({"day": "日期无效"}) from None
 
 
 class DispatchRule(models.Model):
@@ -268,6 +217,48 @@ class DispatchRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self._meta.verbose_name} #{self.pk}"
+
+
+class UrgencyWordLevel(models.TextChoices):
+    CRITICAL = "critical", "特急"
+    URGENT = "urgent", "紧急"
+    IGNORE = "ignore", "排除(不算紧急)"
+
+
+class UrgencyWord(models.Model):
+    """A word in a report's text that makes triage propose 特急 or 紧急; `ignore` words are removed from the
+    text first (火锅 contains 火 but is not a fire). Matched case-insensitively anywhere in the text."""
+
+    word = models.CharField("词语", max_length=50, unique=True)
+    level = models.CharField("紧急程度", max_length=16, choices=UrgencyWordLevel.choices)
+    active = models.BooleanField("启用", default=True)
+    note = models.CharField("说明", max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "紧急程度关键词"
+        verbose_name_plural = "紧急程度关键词"
+        ordering = ["level", "word"]
+
+    def __str__(self) -> str:
+        return f"{self.word}（{self.get_level_display()}）"
+
+
+class EventRoleRule(models.Model):
+    """What a role may do in the event loop beyond its permissions: blow the whistle (吹哨), supervise
+    (督办 notices, deciding pending matters on the event pages). A role without a row may do neither."""
+
+    role = models.CharField("角色", max_length=32, choices=Role.choices, unique=True)
+    may_whistle = models.BooleanField("可以吹哨", default=False)
+    supervises = models.BooleanField("督办(接收督办通知、决定待办事项)", default=False)
+    note = models.CharField("说明", max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "角色事件规则"
+        verbose_name_plural = "角色事件规则"
+        ordering = ["role"]
+
+    def __str__(self) -> str:
+        return self.get_role_display()
 
 
 class Event(models.Model):
@@ -504,45 +495,57 @@ class ExtensionRequest(models.Model):
         return f"{self._meta.verbose_name} #{self.pk}"
 
 
-class Notification(models.Model):
-    """Outbound message (催办, 督办, SOS, outcome to a reporter …), sent after commit by a channel adapter."""
+def _event_lookups(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """event= / event_id= lookups of the former Event foreign key, as the generic subject's columns."""
+    keys = [k for k in ("event", "event_id", "event__pk", "event__id") if k in kwargs]
+    if not keys:
+        return kwargs
+    out = dict(kwargs)
+    for key in keys:
+        value = out.pop(key)
+        pk = getattr(value, "pk", value)
+        if pk is None:
+            out["content_type__isnull"] = True
+        else:
+            out["content_type"] = ContentType.objects.get_for_model(Event)
+            out["object_id"] = int(pk)
+    return out
 
-    class State(models.TextChoices):
-        QUEUED = "queued", "待发送"  # new, or waiting for its next attempt (next_attempt_at)
-        SENDING = "sending", "发送中"  # claimed by a worker until next_attempt_at
-        SENT = "sent", "已发送"
-        FAILED = "failed", "发送失败"  # dead: the last allowed attempt failed too
 
-    kind = models.CharField(max_length=32)
-    channel = models.CharField(max_length=32, default="log")
-    event = models.ForeignKey(
-        Event, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
-    )
-    recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    address_enc = models.TextField(blank=True)
-    subject = models.CharField(max_length=200)
-    body = models.TextField(blank=True)
-    state = models.CharField("状态", max_length=16, choices=State.choices, default=State.QUEUED)
-    dedupe_key = models.CharField(max_length=150, null=True, blank=True, unique=True)  # noqa: DJ001
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField("已尝试次数", default=0)
-    # queued: not before this time (empty = at once); sending: the worker's claim runs out then.
-    next_attempt_at = models.DateTimeField("下次尝试", null=True, blank=True)
-    last_attempt_at = models.DateTimeField("最近尝试", null=True, blank=True)
-    error = models.CharField("最近错误", max_length=300, blank=True)  # scrubbed of personal values
+class EventNotificationQuerySet(models.QuerySet["Notification"]):
+    def _filter_or_exclude(self, negate: bool, args: Any, kwargs: Any) -> Any:
+        return super()._filter_or_exclude(negate, args, _event_lookups(kwargs))  # type: ignore[misc]
+
+
+class Notification(notify_models.Notification):
+    """wangge.notify's notifications seen from the events: `event` is the subject when it is an event
+    (filter(event=…) / filter(event_id=…) still work). The admin page stays under 事件."""
+
+    objects = EventNotificationQuerySet.as_manager()  # type: ignore[misc]  # a proxy's own manager
 
     class Meta:
+        proxy = True
         verbose_name = "通知"
         verbose_name_plural = "通知"
-        indexes = [models.Index(fields=["state", "next_attempt_at"], name="events_notification_due")]
+
+    @property
+    def event_id(self) -> int | None:
+        if self.content_type_id is None:
+            return None
+        if self.content_type_id != ContentType.objects.get_for_model(Event).pk:
+            return None
+        return self.object_id
+
+    @property
+    def event(self) -> "Event | None":
+        if "_event" in self.__dict__:  # loaded for a page at once (notify.notifications_attach_events)
+            return self.__dict__["_event"]
+        pk = self.event_id
+        event = None if pk is None else Event.objects.filter(pk=pk).first()
+        self.__dict__["_event"] = event
+        return event
 
     # --- closure, return visits, disputes, merge --------------------------------------------------------
-
-    def __str__(self) -> str:
-        return f"{self._meta.verbose_name} #{self.pk}"
 
 
 class ReturnVisit(models.Model):

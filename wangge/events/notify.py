@@ -1,189 +1,90 @@
-"""Outbound notifications (I4): 催办, 督办, 吹哨, extension decisions … through pluggable channels.
+"""The events' side of the notifications (wangge.notify): a message about an event is a message whose
+subject is the event (its territory path with it), and who is chased or supervised for an event.
 
-A Notification row is queued inside the transaction of the service that decided to notify (so nothing
-is sent for a change that rolled back, and nothing is lost if the process dies after commit);
-`notifications_send_pending()` delivers due rows after commit — from an on_commit task, and from every
-`wangge sweep`. Delivery is at least once: a worker claims rows (queued → sending, attempts + 1; on
-PostgreSQL with SELECT … FOR UPDATE SKIP LOCKED, wangge.core.claim) so two workers never send the same
-row; a send that raises leaves the row queued with the (scrubbed) error and a next attempt after
-WANGGE_NOTIFY_RETRY_BASE_SECONDS × 2^(attempts−1); when WANGGE_NOTIFY_MAX_ATTEMPTS sends have failed it
-is `failed` for good. A row whose worker died mid-send is taken up again when its claim runs out
-(WANGGE_NOTIFY_CLAIM_SECONDS). A failing channel never breaks the caller.
-
-Channels are classes named by dotted path in settings.WANGGE_NOTIFY_CHANNELS
-(default ["wangge.events.notify.LogChannel"]). Built in: LogChannel ("log"), EmailChannel ("email");
-adapters for an SMS gateway (SmsChannel, "sms") and WeCom/企业微信 (WeComChannel, "wecom") post JSON to
-an intranet gateway URL. Each queued message becomes one row per recipient and accepting channel;
-`Notification.dedupe_key` (unique) makes a rerun queue nothing twice.
+Everything else — channels, queue, delivery with retries, claim, requeue — is wangge.notify; the names
+stay importable from here with the same signatures (`event=` where wangge.notify says `obj=`).
 """
 
-import json
-import logging
-import re
-import urllib.request
+import urllib.request  # noqa: F401 - tests patch notify.urllib.request.urlopen (the gateway adapters use it)
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from functools import lru_cache
+from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import send_mail
-from django.db import transaction
-from django.db.models import F, Q, QuerySet
-from django.utils import timezone
-from django.utils.module_loading import import_string
+from django.db.models import QuerySet
 
-from wangge.audit.services import audit_record
-from wangge.core import crypto
-from wangge.core.claim import claim_rows
-from wangge.core.errors import Forbidden
-from wangge.core.guards import require_district_admin
-from wangge.core.masking import mask_name, mask_phone
+from wangge.notify import services as _services
+from wangge.notify.channels import (
+    Channel,
+    ChannelError,
+    EmailChannel,
+    LogChannel,
+    SmsChannel,
+    WebhookChannel,
+    WeComChannel,
+    configured_channels,
+)
+from wangge.notify.selectors import notification_list as _notification_list
+from wangge.notify.services import (
+    CLAIM_BATCH,
+    LEVEL_ROLES,
+    LEVELS,
+    RETRY_MAX_DELAY,
+    SendResult,
+    level_above,
+    max_attempts,
+    notifications_claim,
+    notifications_due,
+    notifications_requeue,
+    notifications_send_on_commit,
+    notifications_send_pending,
+    retry_delay,
+    staff_at,
+)
 
 from .models import Event, Notification
 
-logger = logging.getLogger("wangge.notify")
+__all__ = [
+    "CLAIM_BATCH",
+    "LEVELS",
+    "LEVEL_ROLES",
+    "RETRY_MAX_DELAY",
+    "Channel",
+    "ChannelError",
+    "EmailChannel",
+    "LogChannel",
+    "Message",
+    "SendResult",
+    "SmsChannel",
+    "WeComChannel",
+    "WebhookChannel",
+    "configured_channels",
+    "handler_recipients",
+    "level_above",
+    "max_attempts",
+    "notification_list",
+    "notification_queue",
+    "notification_queue_many",
+    "notifications_attach_events",
+    "notifications_claim",
+    "notifications_due",
+    "notifications_requeue",
+    "notifications_send_on_commit",
+    "notifications_send_pending",
+    "retry_delay",
+    "staff_at",
+    "staff_above",
+]
 
 
-class ChannelError(Exception):
-    """A channel could not deliver (message is stored on the notification, so keep it free of
-    personal values)."""
+@dataclass
+class Message(_services.Message):
+    """One message for `notification_queue_many`; `event` is what it is about."""
 
+    event: Event | None = None
 
-class Channel:
-    """A way to reach people. Subclasses set `name` and implement `send`; `accepts` says whether this
-    channel can reach a recipient (a user, or a bare address such as a reporter's phone)."""
-
-    name = "base"
-
-    def accepts(self, user: Any | None, address: str = "") -> bool:
-        return user is not None
-
-    def send(self, notification: Notification) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-
-def _recipient_label(notification: Notification) -> str:
-    user = notification.recipient
-    if user is not None:
-        return f"user#{user.pk}({mask_name(user.display_name or user.get_username())})"
-    if notification.address_enc:
-        return f"address({mask_phone(crypto.decrypt(notification.address_enc))})"
-    return "nobody"
-
-
-class LogChannel(Channel):
-    """Writes subject and masked recipient to the log (logger "wangge.notify"); never the body."""
-
-    name = "log"
-
-    def accepts(self, user: Any | None, address: str = "") -> bool:
-        return user is not None or bool(address)
-
-    def send(self, notification: Notification) -> None:
-        logger.info(
-            "notify kind=%s to=%s subject=%s",
-            notification.kind,
-            _recipient_label(notification),
-            notification.subject,
-        )
-
-
-class EmailChannel(Channel):
-    """Django's send_mail to the user's e-mail address (users without one are not sent e-mail)."""
-
-    name = "email"
-
-    def accepts(self, user: Any | None, address: str = "") -> bool:
-        return user is not None and bool(getattr(user, "email", ""))
-
-    def send(self, notification: Notification) -> None:
-        user = notification.recipient
-        if user is None or not user.email:
-            raise ChannelError("收件人没有邮箱")
-        send_mail(
-            notification.subject,
-            notification.body or notification.subject,
-            getattr(settings, "DEFAULT_FROM_EMAIL", None),
-            [user.email],
-            fail_silently=False,
-        )
-
-
-class WebhookChannel(Channel):
-    """Base of HTTP gateway adapters: POST a JSON payload to the URL in settings[`url_setting`]
-    (with `Authorization: Bearer <token_setting>` when set). Subclasses build the payload."""
-
-    url_setting = ""
-    token_setting = ""
-    timeout = 10
-
-    def payload(self, notification: Notification) -> dict[str, Any]:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def post(self, payload: dict[str, Any]) -> None:
-        url = getattr(settings, self.url_setting, "") if self.url_setting else ""
-        if not url:
-            raise ChannelError(f"未配置 {self.url_setting}")
-        headers = {"Content-Type": "application/json; charset=utf-8"}
-        token = getattr(settings, self.token_setting, "") if self.token_setting else ""
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        request = urllib.request.Request(  # noqa: S310 - URL comes from the installation's settings
-            url, data=json.dumps(payload, ensure_ascii=False).encode(), headers=headers, method="POST"
-        )
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-            if not 200 <= response.status < 300:
-                raise ChannelError(f"网关返回 {response.status}")
-
-    def send(self, notification: Notification) -> None:
-        self.post(self.payload(notification))
-
-
-class SmsChannel(WebhookChannel):
-    """SMS through an intranet gateway (settings.WANGGE_SMS_URL, WANGGE_SMS_TOKEN). Staff accounts have
-    no phone number, so only notifications queued with an address (e.g. a reporter's phone) go by SMS."""
-
-    name = "sms"
-    url_setting = "WANGGE_SMS_URL"
-    token_setting = "WANGGE_SMS_TOKEN"  # noqa: S105 - name of a setting, not a secret
-
-    def accepts(self, user: Any | None, address: str = "") -> bool:
-        return bool(address)
-
-    def payload(self, notification: Notification) -> dict[str, Any]:
-        phone = crypto.decrypt(notification.address_enc) if notification.address_enc else ""
-        if not phone:
-            raise ChannelError("没有手机号")
-        return {"to": phone, "text": notification.subject}
-
-
-class WeComChannel(WebhookChannel):
-    """企业微信 application message through a gateway (settings.WANGGE_WECOM_URL, WANGGE_WECOM_TOKEN);
-    the WeCom user id is the account's username."""
-
-    name = "wecom"
-    url_setting = "WANGGE_WECOM_URL"
-    token_setting = "WANGGE_WECOM_TOKEN"  # noqa: S105 - name of a setting, not a secret
-
-    def payload(self, notification: Notification) -> dict[str, Any]:
-        user = notification.recipient
-        if user is None:
-            raise ChannelError("没有收件人")
-        text = notification.subject + (f"\n{notification.body}" if notification.body else "")
-        return {"touser": user.get_username(), "msgtype": "text", "text": {"content": text}}
-
-
-@lru_cache(maxsize=8)
-def _load_channels(paths: tuple[str, ...]) -> tuple[Channel, ...]:
-    return tuple(import_string(p)() for p in paths)
-
-
-def configured_channels() -> tuple[Channel, ...]:
-    """Instances of settings.WANGGE_NOTIFY_CHANNELS, in order."""
-    paths = getattr(settings, "WANGGE_NOTIFY_CHANNELS", None) or ["wangge.events.notify.LogChannel"]
-    return _load_channels(tuple(paths))
+    def __post_init__(self) -> None:
+        if self.event is not None and self.obj is None:
+            self.obj = self.event
 
 
 def notification_queue(
@@ -196,312 +97,36 @@ def notification_queue(
     recipients: Iterable[Any] = (),
     addresses: Iterable[str] = (),
 ) -> int:
-    """Queue one message for each recipient (user or bare address) on every channel that accepts it.
-
-    Runs inside the caller's transaction. `key` identifies the message (e.g. "cb:42:handle:…:red");
-    the dedupe_key adds recipient and channel, so calling again with the same key queues nothing new.
-    Returns how many rows were queued now. Subjects and bodies must not hold personal values.
-    """
-    return notification_queue_many(
-        messages=[
-            Message(
-                kind=kind,
-                key=key,
-                subject=subject,
-                body=body,
-                event=event,
-                recipients=list(recipients),
-                addresses=list(addresses),
-            )
-        ]
-    )[0]
-
-
-@dataclass
-class Message:
-    """One message for `notification_queue_many` (the arguments of `notification_queue`)."""
-
-    kind: str
-    key: str
-    subject: str
-    body: str = ""
-    event: Event | None = None
-    recipients: list[Any] = field(default_factory=list)
-    addresses: list[str] = field(default_factory=list)
-
-
-def _message_rows(message: Message, chans: Sequence[Any]) -> dict[str, Notification]:
-    m = message
-    rows: dict[str, Notification] = {}
-    for user in m.recipients:
-        for ch in chans:
-            if ch.accepts(user, ""):
-                dk = f"{m.key}:u{user.pk}:{ch.name}"[:150]
-                rows[dk] = Notification(
-                    kind=m.kind,
-                    channel=ch.name,
-                    event=m.event,
-                    recipient=user,
-                    subject=m.subject[:200],
-                    body=m.body,
-                )
-    for address in m.addresses:
-        address = (address or "").strip()
-        if not address:
-            continue
-        for ch in chans:
-            if ch.accepts(None, address):
-                dk = f"{m.key}:a{crypto.keyring().digest(address)[:16]}:{ch.name}"[:150]
-                rows[dk] = Notification(
-                    kind=m.kind,
-                    channel=ch.name,
-                    event=m.event,
-                    address_enc=crypto.encrypt(address),
-                    subject=m.subject[:200],
-                    body=m.body,
-                )
-    return rows
+    """Queue one message about `event` for each recipient (user or bare address) on every channel that
+    accepts it, in the caller's transaction; the same `key` again queues nothing new (wangge.notify)."""
+    return _services.notification_queue(
+        kind=kind, key=key, subject=subject, body=body, obj=event, recipients=recipients, addresses=addresses
+    )
 
 
 def notification_queue_many(*, messages: list[Message]) -> list[int]:
-    """`notification_queue` for many messages at once (one lookup, one insert): how many rows each
-    queued now."""
-    chans = configured_channels()
-    per_message = [_message_rows(m, chans) for m in messages]
-    keys = [dk for rows in per_message for dk in rows]
-    if not keys:
-        return [0] * len(messages)
-    existing = set(Notification.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True))
-    new: list[Notification] = []
-    counts = []
-    for rows in per_message:
-        n = 0
-        for dk, row in rows.items():
-            if dk not in existing:
-                existing.add(dk)  # the same row asked for twice in one call is queued once
-                row.dedupe_key = dk
-                new.append(row)
-                n += 1
-        counts.append(n)
-    Notification.objects.bulk_create(new, ignore_conflicts=True)
-    return counts
-
-
-_SCRUB = [
-    (re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"), "***@***"),
-    (re.compile(r"\d{7,}"), "*******"),
-]
-
-
-def _scrub(text: str) -> str:
-    """Keep e-mail addresses and long numbers (phones, ID numbers) out of stored error text."""
-    for pattern, repl in _SCRUB:
-        text = pattern.sub(repl, text)
-    return text[:300]
-
-
-@dataclass
-class SendResult:
-    sent: int = 0
-    failed: int = 0  # sends that failed in this pass (retried later, or dead)
-    dead: int = 0  # rows given up in this pass (last allowed attempt failed, or abandoned mid-send)
-
-
-# A worker claims this many rows at a time, so a claim (WANGGE_NOTIFY_CLAIM_SECONDS) covers the sends.
-CLAIM_BATCH = 20
-RETRY_MAX_DELAY = timedelta(days=1)
-
-
-def max_attempts() -> int:
-    return max(1, int(getattr(settings, "WANGGE_NOTIFY_MAX_ATTEMPTS", 6)))
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """Wait after the `attempts`-th failed send: BASE × 2^(attempts−1), at most a day."""
-    base = max(0, int(getattr(settings, "WANGGE_NOTIFY_RETRY_BASE_SECONDS", 60)))
-    return min(timedelta(seconds=base * 2 ** max(0, min(attempts - 1, 30))), RETRY_MAX_DELAY)
-
-
-def _claim_time() -> timedelta:
-    return timedelta(seconds=max(1, int(getattr(settings, "WANGGE_NOTIFY_CLAIM_SECONDS", 600))))
-
-
-def notifications_due(*, now: datetime) -> QuerySet[Notification]:
-    """Queued rows whose (next) attempt is due at `now`, in the order they are sent."""
-    return Notification.objects.filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now), state=Notification.State.QUEUED
-    ).order_by("id")
-
-
-def _release_abandoned(now: datetime) -> int:
-    """Rows still claimed after their claim ran out (the worker died mid-send): queued again, or dead
-    when that was the last allowed attempt. The send may have gone out — at least once, not exactly."""
-    stale = Notification.objects.filter(state=Notification.State.SENDING, next_attempt_at__lte=now)
-    dead = stale.filter(attempts__gte=max_attempts()).update(
-        state=Notification.State.FAILED, next_attempt_at=None, error="发送中断（进程退出），已达最大尝试次数"
-    )
-    stale.update(state=Notification.State.QUEUED, error="发送中断（进程退出），将重试")
-    return dead
-
-
-def notifications_claim(*, now: datetime, limit: int) -> list[int]:
-    """Take up to `limit` due rows for this worker (queued → sending, one more attempt); no other
-    worker gets them until the claim runs out. Returns their ids, in sending order."""
-    return claim_rows(
-        notifications_due(now=now),
-        limit=limit,
-        values={
-            "state": Notification.State.SENDING,
-            "attempts": F("attempts") + 1,
-            "last_attempt_at": now,
-            # The claim runs on the wall clock, also when a sweep runs at another instant (--now).
-            "next_attempt_at": max(now, timezone.now()) + _claim_time(),
-        },
-    )
-
-
-def _deliver(notification: Notification, channel: Channel | None, at: datetime, result: SendResult) -> None:
-    """One claimed row: send it, then mark it sent, queued for a retry, or dead."""
-    try:
-        if channel is None:
-            raise ChannelError(f"通知渠道 {notification.channel} 未配置")
-        channel.send(notification)
-    except Exception as exc:  # a failing channel never breaks the caller
-        error = _scrub(str(exc) or type(exc).__name__)
-        dead = notification.attempts >= max_attempts()
-        logger.warning(
-            "notify failed id=%s kind=%s channel=%s attempt=%s%s error=%s",
-            notification.pk,
-            notification.kind,
-            notification.channel,
-            notification.attempts,
-            " (giving up)" if dead else "",
-            type(exc).__name__,
-        )
-        # Only while this worker's claim holds (another worker may have taken over an expired claim).
-        Notification.objects.filter(
-            pk=notification.pk, state=Notification.State.SENDING, attempts=notification.attempts
-        ).update(
-            state=Notification.State.FAILED if dead else Notification.State.QUEUED,
-            next_attempt_at=None if dead else at + retry_delay(notification.attempts),
-            error=error,
-        )
-        result.failed += 1
-        result.dead += int(dead)
-    else:
-        Notification.objects.filter(pk=notification.pk).update(
-            state=Notification.State.SENT, sent_at=at, next_attempt_at=None
-        )
-        result.sent += 1
-
-
-def notifications_send_pending(*, limit: int = 500, now: datetime | None = None) -> SendResult:
-    """Deliver due notifications (at most `limit` attempts): new rows and retries whose time has come.
-
-    Call outside any transaction (after commit). Rows are claimed in small batches before any channel
-    is called, so two workers never send the same row; each is then marked sent, queued for another
-    attempt (with backoff), or failed after the last attempt.
-    """
-    result = SendResult()
-    chans = {ch.name: ch for ch in configured_channels()}
-    result.dead += _release_abandoned(now or timezone.now())
-    done = 0
-    while done < limit:
-        ids = notifications_claim(now=now or timezone.now(), limit=min(CLAIM_BATCH, limit - done))
-        if not ids:
-            break
-        done += len(ids)
-        rows = Notification.objects.select_related("recipient", "event").in_bulk(ids)
-        for pk in ids:
-            notification = rows.get(pk)
-            if notification is not None:
-                _deliver(notification, chans.get(notification.channel), now or timezone.now(), result)
-    return result
-
-
-def _enqueue_delivery() -> None:
-    try:
-        from .tasks import notifications_send
-
-        notifications_send.enqueue()
-    except Exception:  # the sweep picks the rows up
-        logger.warning("notify: could not enqueue delivery task", exc_info=True)
-
-
-def notifications_send_on_commit() -> None:
-    """After the current transaction commits, hand delivery to the task worker (the next sweep also
-    sends whatever is still queued, so a missing worker delays but never loses a notification). One
-    task per transaction however many notifications it queued: the task sends every due row."""
-    conn = transaction.get_connection()
-    if conn.in_atomic_block and any(entry[1] is _enqueue_delivery for entry in conn.run_on_commit):
-        return
-    transaction.on_commit(_enqueue_delivery)
-
-
-def notifications_requeue(*, actor: Any, ids: Sequence[int]) -> int:
-    """Give dead (failed) notifications a fresh set of attempts — after the SMS gateway or mail server is
-    fixed — and hand them to the worker. Rows not dead are left alone. District admins only; audited."""
-    if actor is None:
-        raise Forbidden("重新发送通知须由区级管理员操作", code="permission_denied")
-    require_district_admin(actor, "仅限区级管理员重新发送通知")
-    with transaction.atomic():
-        dead = list(
-            Notification.objects.select_for_update()
-            .filter(pk__in=list(ids), state=Notification.State.FAILED)
-            .values_list("pk", flat=True)
-        )
-        if not dead:
-            return 0
-        Notification.objects.filter(pk__in=dead).update(
-            state=Notification.State.QUEUED, attempts=0, next_attempt_at=None
-        )
-        audit_record(
-            actor=actor,
-            action="notification.requeue",
-            object_type="events.notification",
-            after={"ids": sorted(dead), "count": len(dead)},
-        )
-        notifications_send_on_commit()
-    return len(dead)
+    """`notification_queue` for many messages at once (one lookup, one insert)."""
+    return _services.notification_queue_many(messages=list(messages))
 
 
 def notification_list(*, user: Any, state: str = "") -> QuerySet[Notification]:
-    """The caller's own notifications, newest first."""
-    qs = Notification.objects.filter(recipient=user).select_related("event").order_by("-created_at", "-id")
-    if state:
-        qs = qs.filter(state=state)
-    return qs
+    """The caller's own notifications, newest first (wangge.notify.selectors.notification_list, as the
+    events' Notification with `.event`)."""
+    own = _notification_list(user=user, state=state)
+    return Notification.objects.filter(pk__in=own.values("pk")).order_by("-created_at", "-id")
+
+
+def notifications_attach_events(rows: Sequence[Notification]) -> list[Notification]:
+    """Load the events of a page of notifications in one query (each row's `.event` then asks nothing)."""
+    rows = list(rows)
+    ids = {r.event_id for r in rows if r.event_id is not None}
+    events = Event.objects.in_bulk(list(ids)) if ids else {}
+    for r in rows:
+        r.__dict__["_event"] = events.get(r.event_id) if r.event_id is not None else None
+    return rows
 
 
 # --- who gets told ---------------------------------------------------------------------------------
-
-LEVELS = ["grid", "community", "street", "district"]
-LEVEL_ROLES = {
-    "grid": ["grid_worker"],
-    "community": ["community_staff"],
-    "street": ["street_staff"],
-    "district": ["district_admin"],
-}
-
-
-def level_above(level: str) -> str:
-    """grid → community → street → district (district stays district)."""
-    i = LEVELS.index(level) if level in LEVELS else 0
-    return LEVELS[min(i + 1, len(LEVELS) - 1)]
-
-
-def staff_at(*, path: str, level: str) -> QuerySet[Any]:
-    """Active staff accounts of the `level` node above `path` (grid workers of the grid, community
-    staff of the community …). Without a path: the district administrators."""
-    from django.contrib.auth import get_user_model
-
-    from wangge.territory.models import CODE_LENGTH
-
-    users = get_user_model().objects.filter(is_active=True, role__in=LEVEL_ROLES.get(level, []))
-    length = CODE_LENGTH.get(level, 0)
-    if path and len(path) >= length:
-        return users.filter(territory__code=path[:length]).order_by("id")
-    return users.filter(role="district_admin").order_by("id") if level == "district" else users.none()
 
 
 def handler_recipients(event: Event) -> list[Any]:
@@ -516,8 +141,9 @@ def handler_recipients(event: Event) -> list[Any]:
     return list(staff_at(path=event.path, level=event.level or "grid"))
 
 
-def supervisor_recipients(event: Event) -> list[Any]:
-    """Who supervises (督办): staff of the level above the event's current level."""
+def staff_above(event: Event) -> list[Any]:
+    """Staff of the level above the event's current level (who supervises is
+    common.notifying.supervisor_recipients: those of them whose role supervises)."""
     level = event.level or "grid"
     above = level_above(level)
     return list(staff_at(path=event.path, level=above))

@@ -17,9 +17,10 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
+from wangge.clock import models as clock_models
+from wangge.clock.calendar import WorkCalendar, calendar_data_load, calendar_forget
 from wangge.core.errors import InvalidInput
 
-from .calendar import WorkCalendar, calendar_data_load
 from .models import CalendarDay, CalendarYear, Category, FixedHoliday, Status, TimeLimit
 
 RECHECK_SECONDS = 10.0
@@ -87,11 +88,15 @@ def reference_reset(**_: Any) -> None:
 
 
 def reference_forget() -> None:
-    """Drop this process's copy (tests: a rolled-back transaction sends no signal)."""
+    """Drop this process's copy, and the clock's copy of the calendar (tests: a rolled-back transaction
+    sends no signal)."""
     global _current
     _current = None
+    calendar_forget()
 
 
-for _model in (Category, Status, TimeLimit, CalendarDay, CalendarYear, FixedHoliday):
-    post_save.connect(reference_reset, sender=_model, dispatch_uid=f"reference-{_model.__name__}-save")
-    post_delete.connect(reference_reset, sender=_model, dispatch_uid=f"reference-{_model.__name__}-del")
+# The calendar rows are saved through wangge.clock's models or the events' proxies of them: both count.
+_CALENDAR = (clock_models.CalendarDay, clock_models.CalendarYear, clock_models.FixedHoliday)
+for _model in (Category, Status, TimeLimit, CalendarDay, CalendarYear, FixedHoliday, *_CALENDAR):
+    post_save.connect(reference_reset, sender=_model, dispatch_uid=f"reference-{_model._meta.label}-save")
+    post_delete.connect(reference_reset, sender=_model, dispatch_uid=f"reference-{_model._meta.label}-del")

@@ -14,11 +14,12 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from wangge.accounts.roles import STAFF_ROLES
+from wangge.core.db.queries import Prepared, one_or_none, related_rows_json
 from wangge.core.errors import NotFound
-from wangge.core.queries import Prepared, one_or_none, related_rows_json
 from wangge.core.scope import q_everything, scope_q
-from wangge.territory.models import Territory
+from wangge.territory.models import CODE_LENGTH, Level, Territory
 
+from .common.visibility import MAX_ID, may_see, unit_ids
 from .models import (
     Attachment,
     Category,
@@ -31,7 +32,6 @@ from .models import (
     WhistleSummon,
 )
 from .reference import reference
-from .visibility import MAX_ID, may_see, unit_ids
 
 _RELATED = ("status", "category", "suggested_category", "grid", "handler_unit", "handler_user")
 
@@ -109,7 +109,9 @@ def event_list(
         codes = _category_codes(category)
         qs = qs.filter(category__code__in=codes) if codes else qs.none()
     if grid:
-        qs = qs.filter(grid_id=int(grid)) if grid.isdigit() and len(grid) < 15 else qs.filter(grid__code=grid)
+        # A number shorter than a grid code is the grid's id.
+        by_id = grid.isdigit() and len(grid) < CODE_LENGTH[Level.GRID]
+        qs = qs.filter(grid_id=int(grid)) if by_id else qs.filter(grid__code=grid)
     now = timezone.now()
     flag = _truthy(overdue)
     if flag is True:
@@ -390,10 +392,11 @@ def units_for_event(*, event: Event) -> list[HandlingUnit]:
 
 def dispatch_units(*, event: Event) -> QuerySet[HandlingUnit]:
     """Units that can take this event: those at or above its place, and those inside its community."""
-    prefixes = {event.path[:n] for n in (6, 9, 12, 15) if len(event.path) >= n}
+    prefixes = {event.path[:n] for n in CODE_LENGTH.values() if len(event.path) >= n}
     q = Q(path__in=prefixes) | Q(path="")
-    if len(event.path) >= 12:
-        q |= Q(path__startswith=event.path[:12])
+    community = CODE_LENGTH[Level.COMMUNITY]
+    if len(event.path) >= community:
+        q |= Q(path__startswith=event.path[:community])
     return HandlingUnit.objects.filter(q, active=True).order_by("kind", "name")
 
 

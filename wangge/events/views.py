@@ -26,9 +26,13 @@ from wangge.accounts.roles import Role
 from wangge.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from wangge.core.http import no_store
 
-from . import clock, dedupe, display, forms, reporter, selectors, services, sos, whistle
-from . import merge as merge_service
-from .models import Channel, Event, Status, Warning
+from . import display, forms, selectors, services, sos
+from .common import actions, reporter, supervisor_roles
+from .models import Channel, Event, Status
+from .page_parts import dispute_panel
+from .triage import dedupe
+from .triage import merge as merge_service
+from .workflow import clock, whistle
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -44,7 +48,6 @@ STAFF = {
     Role.GRID_WORKER,
     Role.DEPT_HANDLER,
 }
-SUPERVISORS = {Role.DISTRICT_ADMIN, Role.STREET_STAFF, Role.COMMUNITY_STAFF}
 CONFLICT_MESSAGE = _("事件已被他人更新，请刷新")
 # Names of the seeded status-graph edges (rows, editable in the admin): extracted for translation of the
 # action titles; an edge an installation adds itself keeps its own name.
@@ -133,17 +136,9 @@ def _dates(value: Any) -> Any:
     return value
 
 
-def _light(event: Event, now: Any = None) -> str:
-    """Traffic light of the current stage clock: green / yellow (warning) / red (overdue); "" = no clock."""
-    if event.deadline is None or event.status.is_closed:
-        return ""
-    lights: dict[str, str] = {Warning.RED: "red", Warning.YELLOW: "yellow"}
-    return lights.get(display.warning_now(event, now), "green")
-
-
 def _rows(events: Any) -> list[dict[str, Any]]:
     now = timezone.now()
-    return [{"event": e, "light": _light(e, now)} for e in events]
+    return [{"event": e, "light": display.traffic_light(e, now)} for e in events]
 
 
 def _card(event: Event, *, user: Any) -> dict[str, Any]:
@@ -155,7 +150,7 @@ def _card(event: Event, *, user: Any) -> dict[str, Any]:
     watch = getattr(event, "sos_watch", None)
     card.update(
         {
-            "light": _light(event),
+            "light": display.traffic_light(event),
             "rating_name": dict(forms.RATING_CHOICES).get(event.rating, event.rating),
             "whistles": whistle.whistle_board(user=user, include_closed=True, event_id=event.pk),
             "extensions": clock.extension_list(user=user, event_id=event.pk),
@@ -177,31 +172,10 @@ def _duplicates(*, user: Any, event: Event) -> list[dict[str, Any]]:
         found = dedupe.duplicate_candidates(user=user, event_id=event.pk)
     except NotFound:
         return []
-    return [{"event": e, "score": score, "light": _light(e)} for e, score in found]
+    return [{"event": e, "score": score, "light": display.traffic_light(e)} for e, score in found]
 
 
-# What each edge of the status graph means for the page: which service and which form take it. Edges
-# an installation adds itself fall back to the plain transition form (note when the edge requires one).
-def _edge_kind(source: str, target: str) -> str:
-    if target == "rated":
-        return ""  # the reporter rates, on the tracking page
-    if source == "pending" and target == "accepted":
-        return "accept"
-    if target == "rejected":
-        return "reject"
-    if target == "dispatched":
-        return "dispatch"
-    if target == "handled":
-        return "feedback"
-    if source in {"handled", "verifying"} and target in {"closed", "handling"}:
-        return "verify"
-    if source == "handling" and target == "accepted":
-        return "escalate"
-    if source in {"closed", "rated"} and target == "handling":
-        return "reopen"
-    return "transition"
-
-
+# The form of each kind of action (the catalogue, `common.actions`, says which actions are offered).
 _FORMS: dict[str, Callable[..., Any]] = {
     "accept": lambda **kw: forms.AcceptForm(**kw),
     "reject": lambda **kw: forms.ReasonForm(**kw),
@@ -210,85 +184,42 @@ _FORMS: dict[str, Callable[..., Any]] = {
     "feedback": lambda **kw: forms.FeedbackForm(**kw),
     "verify": lambda **kw: forms.VerifyForm(**kw),
     "transition": lambda **kw: forms.NoteForm(**kw),
+    "extension": lambda **kw: forms.ExtensionRequestForm(**kw),
+    "sos_ack": lambda **kw: forms.NoteForm(**kw),
 }
+_FORM_IDS = {"extension": "ext-%s", "sos_ack": "sos-%s"}
 
 
 def _actions(*, user: Any, event: Event) -> list[dict[str, Any]]:
-    """The forms for what may happen next: one per edge of the status graph leaving the current status
-    (that the user's role may take), plus reassign, escalate, whistle, extension, SOS acknowledgement."""
-    role = getattr(user, "role", "")
+    """The forms for what the user may do next: exactly the actions of `actions.event_actions` (edges of
+    the status graph, reassign, escalate, whistle, extension, SOS acknowledgement); no rule of its own."""
     out: list[dict[str, Any]] = []
-    seen: set[str] = set()
     version = {"version": event.version}
-    edges = event.status.outgoing.select_related("target").order_by("target__sort", "id")
-    for edge in edges:
-        if edge.roles and role not in edge.roles and not user.is_superuser:
-            continue
-        kind = _edge_kind(event.status.code, edge.target.code)
-        if not kind:
-            continue
-        key = f"transition:{edge.target.code}" if kind == "transition" else kind
-        if key in seen:
-            continue
-        seen.add(key)
-        prefix = f"{key.replace(':', '_')}-%s"
-        if kind == "dispatch":
-            form: Any = forms.DispatchForm(
-                initial=version, units=selectors.dispatch_units(event=event), auto_id=prefix
+    for action in actions.event_actions(user=user, event=event):
+        kind, key = action.kind, action.key
+        auto_id = _FORM_IDS.get(kind, f"{key.replace(':', '_')}-%s")
+        form: Any
+        if kind in {"dispatch", "reassign"}:
+            form = forms.DispatchForm(
+                initial=version, units=selectors.dispatch_units(event=event), auto_id=auto_id
             )
+        elif kind == "whistle":
+            form = forms.WhistleForm(units=selectors.whistle_units(event=event), auto_id=auto_id)
+        elif kind in {"extension", "sos_ack"}:
+            form = _FORMS[kind](auto_id=auto_id)
         else:
-            form = _FORMS[kind](initial=version, auto_id=prefix)
-        title = gettext("核查") if kind == "verify" else gettext(edge.name)
-        out.append(
-            {"key": key, "kind": kind, "title": title, "form": form, "requires_note": edge.requires_note}
-        )
-    status_code = event.status.code
-    open_ = not event.status.is_closed
-    if (
-        open_
-        and event.stage == "handle"
-        and status_code in {"dispatched", "handling"}
-        and role in SUPERVISORS | {""}
-    ):
-        form = forms.DispatchForm(
-            initial=version, units=selectors.dispatch_units(event=event), auto_id="reassign-%s"
-        )
-        out.append({"key": "reassign", "kind": "reassign", "title": gettext("改派"), "form": form})
-    if open_ and "escalate" not in seen and event.level != "district" and status_code != "pending":
+            form = _FORMS[kind](initial=version, auto_id=auto_id)
         out.append(
             {
-                "key": "escalate",
-                "kind": "escalate",
-                "title": gettext("上报上级"),
-                "form": forms.ReasonForm(initial=version, auto_id="escalate-%s"),
+                "key": key,
+                "kind": kind,
+                "title": gettext(action.title),
+                "form": form,
+                "requires_note": action.requires_note,
+                "error": "",
+                "url": reverse("event-act", args=[event.pk, key]),
             }
         )
-    if open_ and status_code != "pending" and (role in SUPERVISORS or user.is_superuser):
-        form = forms.WhistleForm(units=selectors.whistle_units(event=event), auto_id="whistle-%s")
-        out.append({"key": "whistle", "kind": "whistle", "title": gettext("吹哨报到"), "form": form})
-    if open_ and event.deadline is not None and event.stage == "handle":
-        out.append(
-            {
-                "key": "extension",
-                "kind": "extension",
-                "title": gettext("申请延期"),
-                "form": forms.ExtensionRequestForm(auto_id="ext-%s"),
-            }
-        )
-    watch = getattr(event, "sos_watch", None)
-    if watch is not None and watch.acknowledged_at is None:
-        out.insert(
-            0,
-            {
-                "key": "sos_ack",
-                "kind": "sos_ack",
-                "title": gettext("SOS 确认响应"),
-                "form": forms.NoteForm(auto_id="sos-%s"),
-            },
-        )
-    for a in out:
-        a.setdefault("error", "")
-        a["url"] = reverse("event-act", args=[event.pk, a["key"]])
     return out
 
 
@@ -632,7 +563,7 @@ def whistles(request: HttpRequest) -> HttpResponse:
 # --- event detail and actions -------------------------------------------------------------------
 
 
-def _detail_context(
+def detail_context(
     request: HttpRequest, event: Event, failed: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     actions = _actions(user=request.user, event=event)
@@ -652,22 +583,15 @@ def _detail_context(
         "card": _card(event, user=user),
         "actions": actions,
         "my_units": set(user.handling_units.values_list("pk", flat=True)),
-        "may_decide": user.is_superuser or getattr(user, "role", "") in SUPERVISORS,
-        "dispute": _dispute_panel(request, event),
+        "may_decide": user.is_superuser or getattr(user, "role", "") in supervisor_roles(),
+        "dispute": dispute_panel(request, event),
     }
-
-
-def _dispute_panel(request: HttpRequest, event: Event) -> dict[str, Any] | None:
-    """The dispute section (parties, mediation, outcome) of a dispute event; see views_casework."""
-    from .views_casework import dispute_panel
-
-    return dispute_panel(request, event)
 
 
 @staff_required
 def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
     event = _event_or_404(request.user, pk)
-    return no_store(render(request, "events/event_detail.html", _detail_context(request, event)))
+    return no_store(render(request, "events/event_detail.html", detail_context(request, event)))
 
 
 def _run_action(request: HttpRequest, event: Event, key: str) -> tuple[Any, Callable[[], Any] | None]:
@@ -796,6 +720,9 @@ def event_act(request: HttpRequest, pk: int, key: str) -> HttpResponse:
     status = 400
     if call is not None:
         try:
+            if key in actions.NAMED_KEYS or key.startswith("transition:"):
+                # Only what the page offers is taken (the same catalogue the services enforce).
+                actions.action_require(user=request.user, event=event, key=key)
             call()
         except ServiceError as exc:
             error, status = _message(exc), exc.status
@@ -818,7 +745,7 @@ def event_act(request: HttpRequest, pk: int, key: str) -> HttpResponse:
             return redirect(url)
     event = _event_or_404(request.user, pk)
     failed = {"key": key, "form": form, "error": error}
-    context = _detail_context(request, event, failed)
+    context = detail_context(request, event, failed)
     if request.headers.get("HX-Request"):
         action = next((a for a in context["actions"] if a["key"] == key), None) or {
             "key": key,

@@ -23,17 +23,19 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST
 
-from wangge.accounts.roles import P_EDIT_REGISTER, P_VIEW_REGISTER, STAFF_ROLES
+from wangge.accounts.roles import P_EDIT_REGISTER, P_VIEW_REGISTER
 from wangge.core.errors import Forbidden, NotFound, ServiceError
 from wangge.core.http import no_store
 from wangge.core.masking import mask_name
 from wangge.registry import display as registry_display
 from wangge.registry import selectors as registry
 
-from . import devices, display, disputes, selectors, services
+from . import display, disputes, selectors, services
 from . import forms_casework as cf
 from . import views as event_views
 from .models import Device, Event, ReturnVisit
+from .page_parts import dispute_panel, may_casework
+from .sos import devices
 
 if TYPE_CHECKING:
     from wangge.accounts.models import User
@@ -43,11 +45,6 @@ FOUND_MAX = 10  # search results offered when choosing a party or what a device 
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def may_casework(user: Any) -> bool:
-    """Working staff: the roles the dispute API and the return-visit service accept."""
-    return bool(getattr(user, "is_superuser", False) or getattr(user, "role", "") in STAFF_ROLES)
 
 
 def casework_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -85,63 +82,7 @@ def _done(request: HttpRequest, url: str, message: str) -> HttpResponse:
     return redirect(url)
 
 
-def _now_minute() -> Any:
-    return timezone.localtime().replace(second=0, microsecond=0)
-
-
 # --- disputes -----------------------------------------------------------------------------------
-
-
-def dispute_panel(
-    request: HttpRequest,
-    event: Event,
-    *,
-    key: str = "",
-    form: Any = None,
-    error: str = "",
-    found: list[dict[str, Any]] | None = None,
-    q: str = "",
-) -> dict[str, Any] | None:
-    """The dispute section of the event page: parties (names masked without register access),
-    mediation sessions, agreement and outcome, and the three forms. None when the event is not a
-    dispute or the user does no casework. `key`/`form`/`error` put back the form that failed."""
-    user = request.user
-    if not may_casework(user):
-        return None
-    try:
-        info = disputes.dispute_get(user=user, event_id=event.pk)
-    except ServiceError:
-        return None
-    for party in info["parties"]:
-        party["side_label"] = gettext(party["side_label"])
-    outcome = info["outcome"]
-    if outcome:
-        outcome["result_label"] = gettext(outcome["result_label"])
-        initial = {
-            "result": outcome["result"],
-            "agreement_text": outcome["agreement_text"],
-            "decided_at": outcome["decided_at"],
-        }
-    else:
-        initial = {"decided_at": _now_minute()}
-    panel_forms = {
-        "party": cf.PartyForm(auto_id="party-%s"),
-        "session": cf.SessionForm(initial={"held_at": _now_minute()}, auto_id="session-%s"),
-        "outcome": cf.OutcomeForm(initial=initial, auto_id="outcome-%s"),
-    }
-    if form is not None:
-        panel_forms[key] = form
-    return {
-        "event": event,
-        "info": info,
-        "forms": panel_forms,
-        "open": key,
-        "error": error,
-        "found": found,
-        "q": q,
-        "may_edit": event.master_id is None,
-        "may_search": user.has_perm(P_VIEW_REGISTER),
-    }
 
 
 def _dispute_event_or_404(request: HttpRequest, pk: int) -> Event:
@@ -165,7 +106,7 @@ def _panel_response(
         return no_store(
             render(request, "events/casework/partials/dispute_panel.html", context, status=status)
         )
-    context = event_views._detail_context(request, event)
+    context = event_views.detail_context(request, event)
     context["dispute"] = panel
     return no_store(render(request, "events/event_detail.html", context, status=status))
 
@@ -284,7 +225,7 @@ def dispute_list(request: HttpRequest) -> HttpResponse:
         rows.append(
             {
                 "event": e,
-                "light": event_views._light(e, now),
+                "light": display.traffic_light(e, now),
                 "outcome": outcome,
                 "outcome_label": gettext(outcome.get_result_display()) if outcome else "",
             }

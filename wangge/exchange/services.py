@@ -24,8 +24,9 @@ from wangge.accounts.roles import P_EXPORT_PERSONAL, P_IMPORT_REGISTER, P_MANAGE
 from wangge.audit.services import audit_record
 from wangge.core.errors import Forbidden, InvalidInput, ServiceError
 from wangge.core.scope import has_scope, user_scope_path
+from wangge.core.tasks import task_enqueue
 from wangge.registry.bulk import BULK_UPSERTS, BulkResult, RowError
-from wangge.territory.models import GridType, Level, Territory
+from wangge.territory.models import CODE_LENGTH, GridType, Level, Territory
 from wangge.territory.services import grid_boundary_set, grid_create
 
 from . import files, selectors
@@ -128,9 +129,7 @@ def import_job_create(*, actor: Any, kind: str, upload: Any) -> ImportJob:
 
 def import_job_enqueue(*, job: ImportJob) -> None:
     """Hand the job to the task backend (the database worker by default; immediate in tests)."""
-    from .tasks import import_run
-
-    result = import_run.enqueue(job.pk)
+    result = task_enqueue("wangge.exchange.tasks.import_run", job.pk)
     ImportJob.objects.filter(pk=job.pk, task_id="").update(task_id=str(result.id)[:64])
 
 
@@ -453,8 +452,10 @@ def _grid_feature(feature: Any, *, actor: Any, scope_path: str, today: date) -> 
     code = str(props.get("code") or props.get("编码") or props.get("网格编码") or "").strip()
     name = str(props.get("name") or props.get("名称") or props.get("网格名称") or "").strip()
     grid_type = str(props.get("grid_type") or props.get("网格类型") or "basic").strip()
-    if not (code.isdigit() and len(code) == 15):
-        raise InvalidInput("网格编码（properties.code）应为15位数字", code="invalid_code")
+    if not (code.isdigit() and len(code) == CODE_LENGTH[Level.GRID]):
+        raise InvalidInput(
+            f"网格编码（properties.code）应为{CODE_LENGTH[Level.GRID]}位数字", code="invalid_code"
+        )
     if not code.startswith(scope_path):
         raise InvalidInput("网格不在您的管辖范围内", code="out_of_scope")
     if grid_type not in _GRID_TYPES:
@@ -475,9 +476,10 @@ def _grid_feature(feature: Any, *, actor: Any, scope_path: str, today: date) -> 
             raise InvalidInput("该编码不是网格", code="invalid_code")
         grid_boundary_set(grid=existing, geojson=geometry, valid_from=valid_from, actor=actor)
         return False
-    community = Territory.objects.filter(code=code[:12], level=Level.COMMUNITY).first()
+    length = CODE_LENGTH[Level.COMMUNITY]
+    community = Territory.objects.filter(code=code[:length], level=Level.COMMUNITY).first()
     if community is None:
-        raise InvalidInput("网格编码前12位对应的社区不存在", code="no_community")
+        raise InvalidInput(f"网格编码前{length}位对应的社区不存在", code="no_community")
     if not name:
         raise InvalidInput("网格名称（properties.name）不能为空", code="invalid_name")
     grid_create(

@@ -19,7 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from wangge.core.errors import ServiceError
 from wangge.core.nul import MESSAGE as NUL_MESSAGE
 from wangge.core.nul import has_nul
-from wangge.events.reporter import reporter_token
+from wangge.events.common.reporter import reporter_token
 
 from . import selectors, services
 from .formats import FORMATS, render, render_errors

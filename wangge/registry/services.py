@@ -21,6 +21,7 @@ from wangge.core.crypto import decrypt, digest, encrypt
 from wangge.core.errors import Conflict, Forbidden, InvalidInput
 from wangge.core.guards import clean_text, require_in_scope, require_perm
 from wangge.core.masking import mask_id_number, mask_name, mask_phone
+from wangge.territory.locator import locate_point
 from wangge.territory.models import Building, Compound, Dwelling, DwellingUse, Level, Territory
 
 from .models import (
@@ -97,12 +98,8 @@ def _coords_required(lat: float | None, lng: float | None) -> tuple[float, float
 
 
 def _locate(lat: float | None, lng: float | None, on: date | None = None) -> Territory | None:
-    """The grid containing the WGS-84 point (lat, lng) by point-in-polygon, if the locator is installed."""
+    """The grid containing the WGS-84 point (lat, lng) by point-in-polygon."""
     if lat is None or lng is None:
-        return None
-    try:
-        from wangge.territory.locator import locate_point
-    except ImportError:  # pragma: no cover - the locator ships with the territory app
         return None
     return locate_point(lat=lat, lng=lng, on=on)
 

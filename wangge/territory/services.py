@@ -3,7 +3,7 @@
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, timedelta
-from typing import Any, cast
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Q
@@ -16,7 +16,7 @@ from wangge.audit.services import audit_record
 from wangge.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from wangge.core.scope import path_in_scope
 
-from . import locator
+from . import hooks, locator
 from .geometry import area_m2, geometry_from_geojson, to_geojson
 from .models import (
     CODE_LENGTH,
@@ -30,6 +30,7 @@ from .models import (
     Level,
     Territory,
 )
+from .redraw import Placer, Repath
 
 
 def geometry_version_bump() -> None:
@@ -189,109 +190,46 @@ def _check_overlaps(changed: dict[str, BaseGeometry], siblings: dict[str, BaseGe
         )
 
 
-class _Placer:
-    """Decides the grid of each object after a redraw (by coordinates first, then by its old grid)."""
-
-    def __init__(
-        self,
-        *,
-        community: Territory,
-        after: list[tuple[Territory, BaseGeometry]],
-        retired: list[Territory],
-        merged_into: Territory | None,
-    ) -> None:
-        self.community = community
-        self.by_id = {grid.pk: grid for grid, _ in after}
-        self.id_of_code = {grid.code: grid.pk for grid in [*retired, *self.by_id.values()]}
-        self.index = locator.build_index(
-            (grid.pk, geom) for grid, geom in sorted(after, key=lambda t: t[0].code)
-        )
-        self.retired_ids = {grid.pk for grid in retired}
-        self.merged_into = merged_into
-
-    def place(self, *, lng: float | None, lat: float | None, old_grid_id: int | None) -> Territory | None:
-        """The grid the object belongs to after the redraw; None = only the community (unplaced)."""
-        if lng is not None and lat is not None:
-            found = self.index.locate(lng, lat)
-            if found is not None:
-                return self.by_id[cast(int, found)]
-        if self.merged_into is not None and old_grid_id in self.retired_ids:
-            return self.merged_into
-        if lng is None and old_grid_id is not None and old_grid_id in self.by_id:
-            return self.by_id[old_grid_id]  # no coordinates and its grid still exists (a reshape)
-        return None
-
-    def path_of(self, grid: Territory | None) -> str:
-        return grid.code if grid is not None else self.community.code
-
-
 def _repath(
-    *, community: Territory, changed_codes: set[str], placer: _Placer, retired: list[Territory]
+    *, community: Territory, changed_codes: set[str], placer: Placer, retired: list[Territory]
 ) -> dict[str, Any]:
-    """Move buildings (and what hangs on them), compounds, places, facilities and party groups."""
+    """Move buildings (and what hangs on them), compounds, and whatever the apps above territory registered
+    (residents, occupancies, places, facilities, party groups: territory.hooks)."""
     from wangge.accounts.models import User
-    from wangge.party.models import OrgLevel, PartyOrg
-    from wangge.registry.models import Facility, Occupancy, Place, Resident
 
     from .models import Building, Compound, Dwelling
 
-    counts: dict[str, int] = defaultdict(int)
-    objects: dict[str, dict[str, list[str]]] = defaultdict(dict)
-    unplaced: dict[str, list[int]] = defaultdict(list)
-    flows: dict[str, int] = defaultdict(int)
-    in_changed = Q(path__in=changed_codes) | Q(path=community.code) | Q(grid__code__in=changed_codes)
+    run = Repath(community=community, changed_codes=changed_codes, placer=placer)
+    followers = hooks.redraw_followers()
 
-    def record(kind: str, pk: int, old: str, grid: Territory | None) -> tuple[int | None, str] | None:
-        new_path = placer.path_of(grid)
-        if grid is None:
-            unplaced[kind].append(pk)
-        if new_path == old:
-            return None
-        objects[kind][str(pk)] = [old, new_path]
-        counts[kind] += 1
-        if kind == "building":
-            flows[f"{old}→{new_path}"] += 1
-        return (grid.pk if grid is not None else None, new_path)
-
-    # Buildings, then dwellings, residents and occupancies that follow them.
-    building_target: dict[int, tuple[int | None, str]] = {}
+    # Buildings, then dwellings and whatever the followers hang on them.
     groups: dict[tuple[int | None, str], list[int]] = defaultdict(list)
-    for pk, old, grid_id, lng, lat in Building.objects.filter(in_changed).values_list(
+    for pk, old, grid_id, lng, lat in Building.objects.filter(run.in_changed).values_list(
         "pk", "path", "grid_id", "lng", "lat"
     ):
         grid = placer.place(lng=lng, lat=lat, old_grid_id=grid_id)
-        target = record("building", pk, old, grid)
+        target = run.record("building", pk, old, grid)
         if target is None and grid_id != (grid.pk if grid else None):
             target = (grid.pk if grid else None, placer.path_of(grid))  # same path, other grid row
         if target is not None:
-            building_target[pk] = target
+            run.building_target[pk] = target
             groups[target].append(pk)
     for (target_grid_id, path), ids in groups.items():
         for chunk in _chunks(ids):
             Building.objects.filter(pk__in=chunk).update(grid_id=target_grid_id, path=path)
-            counts["dwelling"] += Dwelling.objects.filter(building_id__in=chunk).update(path=path)
-            counts["resident"] += Resident.objects.filter(
-                Q(dwelling__building_id__in=chunk) | Q(dwelling__isnull=True, building_id__in=chunk)
-            ).update(path=path)
-            counts["occupancy"] += Occupancy.objects.filter(dwelling__building_id__in=chunk).update(path=path)
-            counts["party_org"] += PartyOrg.objects.filter(
-                Q(level=OrgLevel.BUILDING_GROUP, building_id__in=chunk)
-                | Q(level=OrgLevel.CENTRE_HOUSEHOLD, dwelling__building_id__in=chunk)
-            ).update(path=path, territory_id=target_grid_id or community.pk)
-
-    # Residents with neither dwelling nor building: only their old grid tells where they belong.
-    for pk, old in Resident.objects.filter(
-        path__in=changed_codes, dwelling__isnull=True, building__isnull=True
-    ).values_list("pk", "path"):
-        grid = placer.place(lng=None, lat=None, old_grid_id=placer.id_of_code.get(old))
-        target = record("resident", pk, old, grid)
-        if target is not None:
-            Resident.objects.filter(pk=pk).update(path=target[1])
+            run.counts["dwelling"] += Dwelling.objects.filter(building_id__in=chunk).update(path=path)
+            for follower in followers:
+                if follower.on_buildings is not None:
+                    moved = follower.on_buildings(
+                        building_ids=chunk, path=path, grid_id=target_grid_id, community=community
+                    )
+                    for kind, n in moved.items():
+                        run.counts[kind] += n
 
     # Compounds: the one grid all their buildings are in, else the community.
-    compound_ids = set(Compound.objects.filter(in_changed).values_list("pk", flat=True))
+    compound_ids = set(Compound.objects.filter(run.in_changed).values_list("pk", flat=True))
     compound_ids |= set(
-        Building.objects.filter(pk__in=list(building_target), compound__isnull=False).values_list(
+        Building.objects.filter(pk__in=list(run.building_target), compound__isnull=False).values_list(
             "compound_id", flat=True
         )
     )
@@ -307,47 +245,20 @@ def _repath(
             grid = placer.by_id.get(only) if only is not None else None
         else:
             grid = placer.place(lng=None, lat=None, old_grid_id=compound.grid_id)
-        target = record("compound", compound.pk, compound.path, grid)
+        target = run.record("compound", compound.pk, compound.path, grid)
         if target is not None or compound.grid_id != (grid.pk if grid else None):
             Compound.objects.filter(pk=compound.pk).update(grid=grid, path=placer.path_of(grid))
 
-    # Places (by coordinates, else by their building, now moved) and facilities (by coordinates).
-    places = list(
-        Place.objects.filter(in_changed | Q(building_id__in=list(building_target))).values_list(
-            "pk", "path", "grid_id", "lng", "lat", "building_id"
-        )
-    )
-    grid_of_building = dict(
-        Building.objects.filter(pk__in={row[5] for row in places if row[5]}).values_list("pk", "grid_id")
-    )
-    facilities = [
-        (*row, None)
-        for row in Facility.objects.filter(in_changed).values_list("pk", "path", "grid_id", "lng", "lat")
-    ]
-    for model, kind, rows in ((Place, "place", places), (Facility, "facility", facilities)):
-        for pk, old, grid_id, lng, lat, building_id in rows:
-            if (lng is None or lat is None) and building_id is not None:
-                b_grid = grid_of_building.get(building_id)
-                grid = placer.by_id.get(b_grid) if b_grid is not None else None
-            else:
-                grid = placer.place(lng=lng, lat=lat, old_grid_id=grid_id)
-            target = record(kind, pk, old, grid)
-            if target is not None or grid_id != (grid.pk if grid else None):
-                model.objects.filter(pk=pk).update(grid=grid, path=placer.path_of(grid))
+    # Objects placed by their own coordinates or old grid (residents without a home, places, facilities).
+    for follower in followers:
+        if follower.after_buildings is not None:
+            follower.after_buildings(run)
 
-    attention = {
-        "users_on_retired_grids": User.objects.filter(territory__in=retired).count(),
-        "party_orgs_on_retired_grids": list(
-            PartyOrg.objects.filter(territory__in=retired).values_list("pk", flat=True)
-        ),
-    }
-    return {
-        "counts": dict(counts),
-        "flows": dict(flows),
-        "objects": {k: v for k, v in objects.items()},
-        "unplaced": {k: v for k, v in unplaced.items()},
-        "attention": attention,
-    }
+    attention: dict[str, Any] = {"users_on_retired_grids": User.objects.filter(territory__in=retired).count()}
+    for follower in followers:
+        if follower.attention is not None:
+            attention.update(follower.attention(retired))
+    return run.moved(attention)
 
 
 REDRAW_KINDS = (GridRedraw.Kind.SPLIT, GridRedraw.Kind.MERGE, GridRedraw.Kind.RESHAPE, GridRedraw.Kind.CREATE)
@@ -428,7 +339,7 @@ def grid_redraw(
         if stopped:
             raise InvalidInput(f"网格 {'、'.join(sorted(stopped))} 已停用", code="grid_retired")
         parent_ids = {g.parent_id for g in touched.values()}
-        parent_codes = {c[:12] for c in new_codes}
+        parent_codes = {c[: CODE_LENGTH[Level.COMMUNITY]] for c in new_codes}
         communities = list(
             Territory.objects.filter(Q(pk__in=parent_ids) | Q(code__in=parent_codes), level=Level.COMMUNITY)
         )
@@ -499,7 +410,7 @@ def grid_redraw(
         after += [(g, changed[g.code]) for g in created]
         remaining = Territory.objects.filter(code__in=list(siblings))
         after += [(g, siblings[g.code]) for g in remaining]
-        placer = _Placer(
+        placer = Placer(
             community=community,
             after=after,
             retired=retired,

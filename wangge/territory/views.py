@@ -1,4 +1,6 @@
-"""Map and grid pages. Reads go through the territory and registry selectors (scoped to the caller)."""
+"""Map and grid pages. Reads go through the territory selectors (scoped to the caller); what the grid page
+shows from apps above territory (buildings, key groups) comes from the sections they registered
+(territory.hooks)."""
 
 from typing import Any
 
@@ -6,11 +8,10 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from wangge.accounts.roles import P_VIEW_REGISTER, P_VIEW_TERRITORY
+from wangge.accounts.roles import P_VIEW_TERRITORY
 from wangge.core.errors import NotFound
-from wangge.registry import selectors as registry_selectors
 
-from . import selectors
+from . import hooks, selectors
 from .models import Level, Territory
 
 
@@ -62,18 +63,13 @@ def grid_detail(request: HttpRequest, pk: int) -> HttpResponse:
         else []
     )
     community = grid.parent
-    can_view_register = request.user.has_perm(P_VIEW_REGISTER)
     context: dict[str, Any] = {
         "grid": grid,
         "community": community,
         "street": community.parent if community is not None else None,
         "staff": selectors.grid_staff(grid=grid),
         "features": {"type": "FeatureCollection", "features": features},
-        "can_view_register": can_view_register,
     }
-    if can_view_register:
-        context["buildings"] = registry_selectors.building_list(user=request.user, path=grid.path)
-        counts = registry_selectors.keygroup_counts(user=request.user, path=grid.path)
-        context["keygroups_present"] = [k for k in counts if k["count"]]
-        context["keygroups_zero"] = [k for k in counts if not k["count"]]
+    for section in hooks.grid_page_sections():
+        context.update(section(user=request.user, grid=grid))
     return render(request, "territory/grid.html", context)

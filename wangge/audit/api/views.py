@@ -6,10 +6,10 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from wangge.accounts.roles import P_VIEW_AUDIT
 from wangge.audit.models import AuditEntry
 from wangge.audit.selectors import audit_search
 from wangge.audit.views import audit_filters
+from wangge.core.roles import P_VIEW_AUDIT
 
 from .serializers import AuditEntrySerializer
 

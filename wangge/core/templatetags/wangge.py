@@ -3,8 +3,8 @@
 from django import template
 from django.utils.translation import gettext
 
-from wangge.accounts.roles import Role
 from wangge.core.masking import mask_name
+from wangge.core.roles import Role
 
 register = template.Library()
 

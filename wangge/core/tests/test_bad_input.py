@@ -9,8 +9,8 @@ from django.test import Client
 
 from wangge.conftest import assert_error, centre
 from wangge.core import parsers
+from wangge.events.intake.mqtt import mqtt_handle
 from wangge.events.models import Event
-from wangge.events.mqtt import mqtt_handle
 from wangge.open311.services import api_key_create
 from wangge.territory.models import Building
 

@@ -12,9 +12,9 @@ from schemathesis.checks import response_schema_conformance
 
 from wangge.conftest import assert_error
 from wangge.core.tests.inprocess import keep_test_connection
-from wangge.events.clock import extension_request
 from wangge.events.models import DisputeOutcome
 from wangge.events.tests.test_dedupe import make_event
+from wangge.events.workflow.clock import extension_request
 from wangge.registry.services import resident_create, resident_move_in
 from wangge.registry.tests.factories import make_building, make_dwelling, make_id
 

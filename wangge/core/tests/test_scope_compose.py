@@ -13,10 +13,10 @@ from django.db.models import Q
 
 from wangge.accounts.models import User
 from wangge.core.scope import q_everything, q_nothing, scope_q
-from wangge.events import whistle
 from wangge.events.models import Event, HandlingUnit
 from wangge.events.selectors import visible_q
 from wangge.events.tests.clock_helpers import make_event
+from wangge.events.workflow import whistle
 from wangge.exchange.models import ImportJob
 from wangge.exchange.selectors import import_jobs_visible
 from wangge.territory.models import Territory

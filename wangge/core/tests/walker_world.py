@@ -111,7 +111,6 @@ def build(world: SimpleNamespace) -> Hostile:
 
     from wangge.conftest import centre
     from wangge.events.disputes import dispute_party_add, mediation_session_add
-    from wangge.events.merge import event_merge
     from wangge.events.models import Category, Event, HandlingUnit
     from wangge.events.services import (
         EventInput,
@@ -121,7 +120,8 @@ def build(world: SimpleNamespace) -> Hostile:
         event_feedback,
         event_verify,
     )
-    from wangge.events.whistle import whistle_blow
+    from wangge.events.triage.merge import event_merge
+    from wangge.events.workflow.whistle import whistle_blow
     from wangge.registry.models import Resident
     from wangge.territory.services import grid_assign_staff
 

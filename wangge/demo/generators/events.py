@@ -46,9 +46,10 @@ import chinese_calendar
 from django.conf import settings
 from django.db import connection, models
 
+from wangge.clock.calendar import WorkCalendar
 from wangge.core import crypto
-from wangge.events.calendar import WorkCalendar
-from wangge.events.classifier import keyword_classify
+from wangge.events.common import LEVEL_DEFAULT_ROLE, time_limit_for
+from wangge.events.common import RATINGS as RATING_LABELS
 from wangge.events.models import (
     CalendarDay,
     Category,
@@ -74,10 +75,9 @@ from wangge.events.models import (
     Whistle,
     WhistleSummon,
 )
-from wangge.events.services import _EDGE_ACTIONS as EDGE_ACTIONS
-from wangge.events.services import _TARGET_ACTIONS as TARGET_ACTIONS
-from wangge.events.services import LEVEL_DEFAULT_ROLE, propose_urgency, time_limit_for
-from wangge.events.services import RATINGS as RATING_LABELS
+from wangge.events.triage import propose_urgency
+from wangge.events.triage.classifier import keyword_classify
+from wangge.events.workflow import EDGE_ACTIONS, TARGET_ACTIONS
 from wangge.registry.models import OrganisationKind, Place, Resident
 from wangge.territory.models import Building
 
@@ -355,7 +355,7 @@ class World:
         return None, None, self.user_for(LEVEL_DEFAULT_ROLE[Level(level)], level, grid_code)
 
     def user_for(self, role: str, level: str, grid_code: str) -> Any:
-        """The demo account with `role` at the event's node of `level` (as services._user_for_role)."""
+        """The demo account with `role` at the event's node of `level` (as workflow.user_for_role)."""
         table: dict[tuple[str, str], dict[str, Any]] = {
             (Level.GRID, "grid_worker"): self.worker,
             (Level.GRID, "community_staff"): self.leader,
@@ -370,7 +370,7 @@ class World:
 
 
 def _actor(user: Any, name: str = "") -> dict[str, Any]:
-    """Timeline actor fields, as services._actor_fields (a unit without accounts acts by its name)."""
+    """Timeline actor fields, as common.actor_fields (a unit without accounts acts by its name)."""
     if user is not None:
         return {"actor": user, "actor_name": user.get_username(), "actor_role": user.role}
     return {"actor": None, "actor_name": name or "system", "actor_role": ""}
@@ -431,7 +431,7 @@ class Sim:
             self.ev.updated_at = at
 
     def clock(self, stage: str, start: datetime) -> None:
-        """services._clock_fields + _open_clock."""
+        """common.clock_fields + open_clock."""
         ev = self.ev
         ev.stage, ev.warning = stage, Warning.NONE
         ev.stage_started_at = start if stage else None
@@ -451,7 +451,7 @@ class Sim:
         self.clocks.append(self.open_clock)
 
     def close_clock(self, at: datetime) -> None:
-        """services._close_clock."""
+        """common.close_clock."""
         if self.open_clock is not None:
             self.open_clock.finished_at = at
             self.open_clock.overdue = at > self.open_clock.deadline
@@ -475,7 +475,7 @@ class Sim:
         fields: dict[str, Any] | None = None,
         **data: Any,
     ) -> bool:
-        """services._transition at a past moment (False, and nothing stored, if `at` is not reached)."""
+        """workflow.transition_apply at a past moment (False, and nothing stored, if `at` is not reached)."""
         if not self.due(at):
             return False
         ev, w = self.ev, self.w
@@ -510,7 +510,7 @@ class Sim:
     def update(
         self, at: datetime, action: str, actor: dict[str, Any], note: str, public: bool, **data: Any
     ) -> bool:
-        """services._update (a change without a status change) at a past moment."""
+        """workflow.event_fields_update (a change without a status change) at a past moment."""
         if not self.due(at):
             return False
         self.ev.version += 1

@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from wangge.accounts.roles import Role
 from wangge.core.api import FlatInput
-from wangge.events.batch import MAX_ITEMS
+from wangge.events.intake.batch import MAX_ITEMS
 from wangge.events.models import (
     CalendarDay,
     Category,
@@ -331,6 +331,23 @@ class DispatchPreview(serializers.Serializer):
     found = serializers.BooleanField()
     explanation = serializers.CharField()
     units = UnitOption(many=True, help_text="可供人工选择的处置单位")
+
+
+class EventActionRow(serializers.Serializer):
+    key = serializers.CharField(
+        help_text="accept, reject, dispatch, reassign, escalate, feedback, verify, "
+        "reopen, whistle, extension, sos_ack, 或 transition:<目标状态>"
+    )
+    kind = serializers.CharField()
+    title = serializers.CharField()
+    target = serializers.CharField(help_text="变更后的状态代码（不改变状态的操作为空）")
+    requires_note = serializers.BooleanField()
+
+
+class EventActions(serializers.Serializer):
+    id = serializers.IntegerField()
+    version = serializers.IntegerField(help_text="提交操作时作为 version 带上")
+    actions = EventActionRow(many=True)
 
 
 class PublicStep(serializers.Serializer):

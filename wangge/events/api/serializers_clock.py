@@ -93,6 +93,7 @@ class ExtensionOut(serializers.ModelSerializer):
 
 
 class NotificationOut(serializers.ModelSerializer):
+    event = serializers.SerializerMethodField()
     tracking_code = serializers.SerializerMethodField()
 
     class Meta:
@@ -113,5 +114,9 @@ class NotificationOut(serializers.ModelSerializer):
             "sent_at",
         ]
 
+    def get_event(self, obj: Notification) -> int | None:
+        return obj.event_id
+
     def get_tracking_code(self, obj: Notification) -> str:
-        return obj.event.tracking_code if obj.event is not None else ""
+        event = obj.event  # loaded for the whole page at once (notify.notifications_attach_events)
+        return event.tracking_code if event is not None else ""

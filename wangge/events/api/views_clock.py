@@ -1,6 +1,6 @@
 """Clock API: 吹哨报到, extension requests and decisions, the caller's notifications.
 
-Thin views over wangge.events.whistle / clock / notify. Ids outside the caller's territory are 404.
+Thin views over wangge.events.workflow.whistle / clock / notify. Ids outside the caller's territory are 404.
 """
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -10,8 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from wangge.core.api import paginated, validated
-from wangge.events import clock, notify, whistle
+from wangge.events import notify
 from wangge.events.models import ExtensionRequest, Notification, Whistle, WhistleSummon
+from wangge.events.workflow import clock, whistle
 
 from . import serializers_clock as s
 
@@ -122,4 +123,8 @@ class NotificationListView(GenericAPIView):
     def get(self, request: Request) -> Response:
         qs = notify.notification_list(user=request.user, state=request.query_params.get("state", ""))
         # DRF stubs type .data as ReturnDict even with many=True (it is a ReturnList).
-        return paginated(self, qs, lambda rows: s.NotificationOut(rows, many=True).data)  # type: ignore[arg-type,return-value]
+        return paginated(
+            self,
+            qs,
+            lambda rows: s.NotificationOut(notify.notifications_attach_events(rows), many=True).data,  # type: ignore[arg-type,return-value]
+        )

@@ -20,8 +20,10 @@ from wangge.core.errors import Forbidden, NotFound
 from wangge.core.parsers import JSONParser
 from wangge.core.scope import scope_queryset
 from wangge.events import selectors, services
-from wangge.events.batch import event_intake_many
+from wangge.events.common.actions import event_actions
+from wangge.events.common.reporter import is_reporter_account, reporter_act, reporter_token
 from wangge.events.display import event_detail, event_public_display, event_rows
+from wangge.events.intake.batch import event_intake_many
 from wangge.events.models import (
     Attachment,
     CalendarDay,
@@ -33,7 +35,6 @@ from wangge.events.models import (
     TimeLimit,
     Transition,
 )
-from wangge.events.reporter import is_reporter_account, reporter_act, reporter_token
 from wangge.events.services import EventInput
 
 from . import serializers as s
@@ -319,6 +320,25 @@ class EventViewSet(viewsets.GenericViewSet):
             reason=d["reason"],
         )
         return _after_action(request, event)
+
+    @extend_schema(responses={200: s.EventActions, 404: ERRORS[404]})
+    @action(detail=True, methods=["get"], url_path="actions", url_name="actions")
+    def actions(self, request: Request, pk: str) -> Response:
+        """我现在能做什么：调用者此刻可对该事件执行的操作（与页面提供的、服务接受的完全一致）。
+        key 对应接口：accept/、reject/、dispatch/、reassign/、escalate/、feedback/、verify/、reopen/、
+        whistle/、sos-ack/、extensions/（延期申请）；transition:<状态> 用 transitions/ 并以该状态为 target。"""
+        event = selectors.event_get(user=request.user, pk=pk)
+        rows = [
+            {
+                "key": a.key,
+                "kind": a.kind,
+                "title": a.title,
+                "target": a.target,
+                "requires_note": a.requires_note,
+            }
+            for a in event_actions(user=request.user, event=event)
+        ]
+        return Response({"id": event.pk, "version": event.version, "actions": rows})
 
     @extend_schema(responses={200: s.DispatchPreview, 404: ERRORS[404]})
     @action(detail=True, methods=["get"], url_path="dispatch-preview")

@@ -1,4 +1,4 @@
-"""Devices (I3) and the SOS watch (S6) API: thin views over wangge.events.devices and wangge.events.sos.
+"""Devices (I3) and the SOS watch (S6) API: thin views over wangge.events.sos.devices and wangge.events.sos.
 
 - /api/v1/devices/ — register (POST), list (GET); /api/v1/devices/{id}/ — detail (GET), correct (PUT:
   the whole binding; PATCH: only the fields sent; the device id never changes);
@@ -16,8 +16,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from wangge.core.api import paginated, per_row, validated
-from wangge.events import devices, sos
+from wangge.events import sos
 from wangge.events.models import Device
+from wangge.events.sos import devices
 
 
 class DeviceRow(serializers.Serializer):

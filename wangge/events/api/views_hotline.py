@@ -1,4 +1,4 @@
-"""12345 hotline bulk import API. Views only translate HTTP; the work is in wangge.events.hotline."""
+"""12345 hotline bulk import API. Views only translate HTTP; the work is in wangge.events.intake.hotline."""
 
 from django.http import HttpResponse, HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from wangge.accounts.roles import P_IMPORT_REGISTER
 from wangge.core.api import FileAPIView
 from wangge.core.errors import Forbidden
-from wangge.events import hotline
+from wangge.events.intake import hotline
 from wangge.exchange.downloads import attachment
 from wangge.exchange.files import XLSX_TYPE
 from wangge.territory.coords import CRS_CHOICES, WGS84

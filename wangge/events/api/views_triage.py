@@ -1,5 +1,5 @@
 """Triage API: duplicates and merge, the classifier, disputes (E2, E7). Thin views over
-wangge.events.dedupe / merge / classifier / disputes; errors in the one {code, message, details} shape.
+wangge.events.triage.dedupe / merge / classifier / disputes; errors in the one {code, message, details} shape.
 Events outside the caller's territory are 404."""
 
 from typing import Any
@@ -15,11 +15,13 @@ from wangge.accounts.roles import STAFF_ROLES
 from wangge.core.api import validated
 from wangge.core.errors import Forbidden
 from wangge.core.guards import require_district_admin
+from wangge.territory.models import CODE_LENGTH, Level
 
-from .. import classifier, disputes, merge
-from ..dedupe import distance_m, duplicate_candidates, triage_event_get
+from .. import disputes
 from ..models import ClassifierVersion, DisputeOutcome, DisputeParty, Event
 from ..selectors import merged_events
+from ..triage import classifier, merge
+from ..triage.dedupe import distance_m, duplicate_candidates, triage_event_get
 
 # --- permissions ------------------------------------------------------------------------------------
 
@@ -52,7 +54,7 @@ def _brief(e: Event) -> dict[str, Any]:
         "status": e.status.code,
         "status_name": e.status.name,
         "category": cat.code if cat else None,
-        "grid": e.path if len(e.path) == 15 else None,
+        "grid": e.path if len(e.path) == CODE_LENGTH[Level.GRID] else None,
         "created_at": e.created_at,
     }
 
@@ -246,7 +248,7 @@ class ClassifyView(APIView):
                 "category_name": category.name if category else None,
                 "confidence": confidence,
                 "needs_triage": category is None or confidence < float(settings.WANGGE_CLASSIFY_THRESHOLD),
-                "urgency": classifier.propose_urgency(text, category),
+                "urgency": classifier.suggest_urgency(text, category),
                 "source": "model" if classifier.active_model_version() else "keywords",
             }
         )

@@ -8,8 +8,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from wangge.conftest import assert_error
+from wangge.events.common.reporter import reporter_token
 from wangge.events.models import Attachment, DispatchRule, Event, ReturnVisit, TimelineEntry
-from wangge.events.reporter import reporter_token
 from wangge.events.tests.core_helpers import G111, G112, enforcement_unit, photo, staff
 
 pytestmark = pytest.mark.django_db

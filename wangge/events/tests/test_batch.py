@@ -4,8 +4,11 @@ likely duplicates inside a batch and against open events, and the one-by-one fal
 import pytest
 
 from wangge.audit.models import AuditEntry
-from wangge.events import batch, services
-from wangge.events.batch import event_intake_many
+from wangge.core import crypto
+from wangge.core.errors import InvalidInput
+from wangge.events.intake import batch
+from wangge.events.intake import report as report_module
+from wangge.events.intake.batch import event_intake_many
 from wangge.events.models import Event, StageDeadline
 from wangge.events.services import EventInput, event_intake
 
@@ -55,7 +58,7 @@ def test_same_outcome_as_the_single_path(world):
         a.pop(key), b.pop(key)
     a["triage"].pop("grid"), b["triage"].pop("grid")
     assert a == b
-    assert many.reporter_phone_hash == services.crypto.digest("13912345678")
+    assert many.reporter_phone_hash == crypto.digest("13912345678")
     assert outcome.tracking_code == many.tracking_code
 
 
@@ -130,7 +133,7 @@ def test_single_path_flags_a_likely_duplicate_too(world):
 def test_a_conflict_redoes_the_batch_one_by_one(world, monkeypatch):
     taken = report(FUMES).tracking_code
     codes = iter([taken] + [f"T{i:09d}" for i in range(10)])  # the batch's first code collides
-    monkeypatch.setattr(services, "tracking_code_new", lambda: next(codes))
+    monkeypatch.setattr(report_module, "tracking_code_new", lambda: next(codes))
     outcomes = event_intake_many(items=[item(PARKING, at=G112), item("路灯坏了", at=G112)])
     assert all(o.created and o.error is None for o in outcomes)
     assert Event.objects.count() == 3
@@ -139,7 +142,7 @@ def test_a_conflict_redoes_the_batch_one_by_one(world, monkeypatch):
 
 
 def test_too_many_items_refused(world):
-    with pytest.raises(services.InvalidInput) as exc:
+    with pytest.raises(InvalidInput) as exc:
         event_intake_many(items=[item(FUMES)] * (batch.MAX_ITEMS + 1))
     assert exc.value.code == "too_many_items"
     assert Event.objects.count() == 0

@@ -11,8 +11,8 @@ import pytest
 
 from wangge.accounts.tests.test_browser import PHONE, _login, _page, _shot, browser  # noqa: F401
 from wangge.events import services
+from wangge.events.common.reporter import reporter_token
 from wangge.events.models import Device, DisputeParty, MediationSession, ReturnVisit
-from wangge.events.reporter import reporter_token
 from wangge.events.tests.core_helpers import report, staff
 from wangge.events.tests.test_dedupe import make_event
 from wangge.registry.services import building_create, resident_create

@@ -72,9 +72,7 @@ def test_resident_report_to_rating(world: Any, live_server: Any, browser: Any, t
     assert reporter_link and f"/track/{code}/?k=" in reporter_link
     event = Event.objects.get(tracking_code=code)
     assert event.channel == "resident" and event.grid_id == world.g111.pk
-    photos_stored = hasattr(services, "event_photos_add")
-    if photos_stored:
-        assert event.attachments.count() == 1
+    assert event.attachments.count() == 1
 
     # --- community1 accepts and dispatches (with the "who would get this?" dry run) ------------------
     staff = _page(browser, live_server, PHONE, outside)

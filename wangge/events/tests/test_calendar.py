@@ -4,7 +4,7 @@ from datetime import date, datetime
 
 import pytest
 
-from wangge.events.calendar import WorkCalendar
+from wangge.clock.calendar import WorkCalendar
 from wangge.events.models import CalendarDay, Event
 from wangge.events.reference import reference
 from wangge.events.services import EventInput, event_create

@@ -12,8 +12,8 @@ from django.core import checks
 from django.utils import timezone
 
 from wangge.audit.models import AuditEntry
+from wangge.clock.calendar import WorkCalendar, library_knows_year, library_years, year_covered
 from wangge.core.errors import Forbidden, InvalidInput
-from wangge.events.calendar import WorkCalendar, library_knows_year, library_years, year_covered
 from wangge.events.coverage import (
     calendar_coverage_check,
     calendar_year_mark,

@@ -1,6 +1,5 @@
 """The periodic sweep (warnings, 催办/督办, escalation) and extensions, at frozen instants (now=...)."""
 
-import sys
 import types
 from datetime import timedelta
 from io import StringIO
@@ -10,7 +9,6 @@ from django.core.management import call_command
 from django.db import connection
 
 from wangge.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from wangge.events import clock, services
 from wangge.events.models import (
     Event,
     ExtensionRequest,
@@ -20,6 +18,7 @@ from wangge.events.models import (
     Status,
     TimelineEntry,
 )
+from wangge.events.workflow import clock
 
 from .clock_helpers import at, make_event
 
@@ -124,8 +123,6 @@ def test_due_query_uses_the_indexes(world):
 
 
 def test_red_escalates_one_level(world):
-    if not hasattr(services, "event_escalate"):
-        pytest.xfail("events.services.event_escalate is not there yet (events-core)")
     event = make_event(world, start=at(2025, 3, 10, 8, 30), handler_user=world.users.grid1)
     r = clock.clock_sweep(now=event.deadline)
     assert r.red == 1 and r.escalated == 1, r.errors
@@ -138,8 +135,6 @@ def test_red_escalates_one_level(world):
 
 
 def test_escalation_refused_at_the_top_keeps_the_warning(world):
-    if not hasattr(services, "event_escalate"):
-        pytest.xfail("events.services.event_escalate is not there yet (events-core)")
     event = make_event(world, start=at(2025, 3, 10, 8, 30), level="district")
     r = clock.clock_sweep(now=event.deadline)
     assert r.red == 1 and r.escalated == 0 and r.errors
@@ -193,9 +188,8 @@ def test_the_sweep_sends_retries_when_they_are_due(world, settings, no_escalatio
 
 def test_sweep_calls_the_sos_watch(world, monkeypatch):
     calls = []
-    fake = types.ModuleType("wangge.events.sos")
-    fake.sos_sweep = lambda *, now: calls.append(now) or 3
-    monkeypatch.setitem(sys.modules, "wangge.events.sos", fake)
+    fake = types.SimpleNamespace(sos_sweep=lambda *, now: calls.append(now) or 3)
+    monkeypatch.setattr(clock, "sos", fake)  # the sweep calls the SOS watch it imports
     now = at(2025, 3, 14, 9)
     assert clock.clock_sweep(now=now).sos == 3
     assert calls == [now]
@@ -210,7 +204,7 @@ def test_sweep_command_prints_counts(world, no_escalation):
 
 def test_sweep_task_runs(world, settings, no_escalation):
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
-    from wangge.events.tasks import clock_sweep_task
+    from wangge.clock.tasks import clock_sweep_task
 
     result = clock_sweep_task.enqueue()
     assert result.return_value["yellow"] == 0 and result.return_value["errors"] == []

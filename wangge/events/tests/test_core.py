@@ -3,8 +3,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from wangge.clock.calendar import WorkCalendar
 from wangge.core.errors import Conflict, InvalidInput
-from wangge.events.calendar import WorkCalendar
 from wangge.events.models import Event, TimelineEntry
 from wangge.events.services import EventInput, event_create, event_transition
 

@@ -9,7 +9,9 @@ from django.test.utils import CaptureQueriesContext
 
 from wangge.conftest import STEP, assert_error, centre
 from wangge.core.errors import NotFound
-from wangge.events.dedupe import (
+from wangge.events.models import Category, Event, Status
+from wangge.events.services import EventInput, event_create
+from wangge.events.triage.dedupe import (
     Candidate,
     bounding_box,
     box_around,
@@ -22,8 +24,6 @@ from wangge.events.dedupe import (
     recent_nearby,
     text_similarity,
 )
-from wangge.events.models import Category, Event, Status
-from wangge.events.services import EventInput, event_create
 from wangge.territory.models import Building, Compound
 
 M_PER_DEG = 111_320.0
@@ -260,8 +260,8 @@ def test_duplicates_api(world, api_for):
 
 
 def test_likely_duplicate_shown_only_when_the_user_may_see_it(world: Any) -> None:
-    from wangge.events.dedupe import likely_duplicates_visible
     from wangge.events.tests.core_helpers import G111, G211, report
+    from wangge.events.triage.dedupe import likely_duplicates_visible
 
     outside = report("路灯坏了", at=G211)  # street 2: outside community1's scope
     inside = report("路边烧烤油烟很大", at=G111)
@@ -283,7 +283,7 @@ def test_nearby_index_misses_nothing_a_full_scan_would_match() -> None:
     distance, same building or same address) is among the candidates, in the order added."""
     import random
 
-    from wangge.events.dedupe import Nearby, match
+    from wangge.events.triage.dedupe import Nearby, match
 
     rng = random.Random(7)
     metres = 80.0
@@ -338,7 +338,7 @@ def test_event_detail_hides_a_likely_duplicate_the_viewer_may_not_see(world: Any
 
 
 def test_bigrams_are_remembered_for_usual_lengths_only() -> None:
-    from wangge.events import dedupe
+    from wangge.events.triage import dedupe
 
     dedupe._remembered_bigrams.cache_clear()
     short = "小区门口烧烤油烟很大，呛得受不了"

@@ -8,8 +8,8 @@ import pytest
 from wangge.audit.models import AuditEntry
 from wangge.conftest import assert_error, centre
 from wangge.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from wangge.events.devices import device_deactivate, device_get, device_list, device_register
 from wangge.events.models import Device
+from wangge.events.sos.devices import device_deactivate, device_get, device_list, device_register
 from wangge.registry.models import Resident
 from wangge.registry.services import building_create, place_create
 
@@ -203,7 +203,7 @@ def test_api_correct_a_device(devworld, api_for):
 
 def test_patch_keeps_what_is_not_sent(devworld):
     from wangge.core.errors import InvalidInput
-    from wangge.events.devices import device_patch
+    from wangge.events.sos.devices import device_patch
 
     w, smoke = devworld.world, devworld.smoke
     d = device_patch(actor=w.users.admin, device=smoke, changes={"name": "后厨烟感"})

@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 
 from wangge.events import display, selectors
 from wangge.events.disputes import OTHER_GRID_RESIDENT, dispute_party_add
-from wangge.events.merge import event_merge
 from wangge.events.models import Event
+from wangge.events.triage.merge import event_merge
 from wangge.registry.services import resident_create
 from wangge.registry.tests.factories import make_id
 

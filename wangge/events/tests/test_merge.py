@@ -5,9 +5,10 @@ import pytest
 from wangge.audit.models import AuditEntry
 from wangge.conftest import assert_error
 from wangge.core.errors import Conflict, InvalidInput, NotFound
-from wangge.events.merge import event_merge, event_unmerge, merge_followers_notify, public_source
 from wangge.events.models import Event, Notification, StageDeadline, Status, TimelineEntry, Transition
 from wangge.events.services import event_transition
+from wangge.events.triage.merge import event_merge, event_unmerge
+from wangge.events.workflow.followers import merge_followers_notify, public_source
 
 from .test_dedupe import make_event
 

@@ -18,11 +18,11 @@ from django.core.management import call_command
 from django.db import OperationalError
 
 from wangge.conftest import centre
-from wangge.events import mqtt
-from wangge.events.devices import device_deactivate
+from wangge.events.common import event_scope_path
+from wangge.events.intake import mqtt
+from wangge.events.intake.mqtt import MqttSubscriber, broker_from_url, mqtt_handle, parse_topic
 from wangge.events.models import Device, DeviceMessage, Event, SosWatch
-from wangge.events.mqtt import MqttSubscriber, broker_from_url, mqtt_handle, parse_topic
-from wangge.events.sos import event_scope_path
+from wangge.events.sos.devices import device_deactivate
 from wangge.events.tests.test_devices import make_devworld
 from wangge.territory.coords import wgs84_to_gcj02
 
@@ -154,7 +154,7 @@ def test_duplicate_message_makes_one_event(devworld):
 
 
 def test_dropped_messages_never_crash_and_log_no_personal_data(devworld, caplog):
-    caplog.set_level(logging.INFO, logger="wangge.events.mqtt")
+    caplog.set_level(logging.INFO, logger="wangge.events.intake.mqtt")
     device_deactivate(actor=devworld.world.users.admin, device=devworld.water)
     secret = "我的电话13812345678"
     cases = [

@@ -12,8 +12,8 @@ from PIL import Image
 
 from wangge.conftest import PASSWORD, centre
 from wangge.events import services
+from wangge.events.common.reporter import reporter_token
 from wangge.events.models import Attachment, Event, HandlingUnit, TimelineEntry
-from wangge.events.reporter import reporter_token
 from wangge.events.services import EventInput
 
 pytestmark = pytest.mark.django_db
@@ -138,8 +138,6 @@ def test_report_refuses_a_file_that_is_not_an_image(world: Any) -> None:
 
 
 def test_report_with_photo_stores_it(world: Any) -> None:
-    if not hasattr(services, "event_photos_add"):
-        pytest.skip("intake photo service (services.event_photos_add) not available yet")
     r = Client().post("/report/", {"description": "垃圾堆放", "lat": LAT, "lng": LNG, "photos": [png()]})
     assert r.status_code == 201
     assert Attachment.objects.filter(event=Event.objects.get()).count() == 1

@@ -15,6 +15,7 @@ from wangge.audit.models import AuditEntry
 from wangge.conftest import PASSWORD
 from wangge.events import forms as event_forms
 from wangge.events import services
+from wangge.events.common.reporter import reporter_token
 from wangge.events.models import (
     Channel,
     Device,
@@ -28,7 +29,6 @@ from wangge.events.models import (
     TimelineEntry,
     Urgency,
 )
-from wangge.events.reporter import reporter_token
 from wangge.events.tests.core_helpers import report, staff
 from wangge.events.tests.test_dedupe import make_event
 from wangge.events.tests.test_devices import make_devworld

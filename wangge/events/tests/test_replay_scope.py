@@ -8,9 +8,9 @@ from django.test import Client
 
 from wangge.conftest import assert_error
 from wangge.core.errors import Conflict
-from wangge.events.batch import event_intake_many
+from wangge.events.intake.batch import event_intake_many
+from wangge.events.intake.mqtt import mqtt_handle
 from wangge.events.models import Event
-from wangge.events.mqtt import mqtt_handle
 from wangge.events.services import EventInput, event_create, event_intake
 from wangge.events.tests.test_devices import make_devworld
 

@@ -1,5 +1,5 @@
 """The public tracking code lets anyone look; only the reporter (their token, or their own account) may
-confirm (核查) or rate (评价), within rate limits (wangge.events.reporter)."""
+confirm (核查) or rate (评价), within rate limits (wangge.events.common.reporter)."""
 
 import html as htmllib
 import json
@@ -14,8 +14,8 @@ from wangge.audit.models import AuditEntry
 from wangge.conftest import PASSWORD
 from wangge.core.errors import Forbidden, NotFound
 from wangge.events import services
+from wangge.events.common.reporter import reporter_token
 from wangge.events.models import Event, ReturnVisit, TimelineEntry
-from wangge.events.reporter import reporter_token
 from wangge.events.services import EventInput
 from wangge.events.tests.core_helpers import G111, report, staff
 

@@ -284,8 +284,8 @@ def test_without_a_rule_of_the_new_level_the_event_waits_and_its_staff_are_told(
 
 
 def test_red_limit_escalation_by_the_sweep_dispatches_too(world: Any) -> None:
-    from wangge.events import clock
     from wangge.events.tests.clock_helpers import at, make_event
+    from wangge.events.workflow import clock
 
     unit = community_unit(world, world.users.dept1)
     rule = DispatchRule.objects.create(order=1, category=cat("01"), unit=unit, level="community")

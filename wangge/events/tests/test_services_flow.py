@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from wangge.audit.models import AuditEntry
 from wangge.core.errors import Conflict, InvalidInput, NotFound
-from wangge.events import batch, selectors, services
+from wangge.events import selectors, services
+from wangge.events.common.reporter import reporter_token
+from wangge.events.intake import batch
 from wangge.events.models import Attachment, Event, ReturnVisit, StageDeadline, TimelineEntry
-from wangge.events.reporter import reporter_token
 from wangge.events.services import (
     EventInput,
     event_accept,
@@ -98,7 +99,7 @@ def test_a_failing_triage_never_loses_the_report(world: Any, monkeypatch: Any) -
 
     # The in-memory triage fails, and so does the retry after the report is stored: the report stays.
     monkeypatch.setattr(batch, "_triage", boom)
-    monkeypatch.setattr(services, "event_triage", boom)
+    monkeypatch.setattr(batch, "event_triage", boom)  # the retry after the report is stored
     e, created = event_intake(data=EventInput(description="垃圾满了", lat=G112[0], lng=G112[1]))
     assert created and e.pk and e.needs_triage and e.status.code == "pending" and e.path == ""
     assert [t.action for t in e.timeline.all()] == ["report"]

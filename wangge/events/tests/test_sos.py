@@ -8,8 +8,8 @@ import pytest
 from wangge.audit.models import AuditEntry
 from wangge.conftest import assert_error
 from wangge.core.errors import Conflict, Forbidden, NotFound
+from wangge.events.intake.mqtt import mqtt_handle
 from wangge.events.models import Event, Notification, SosWatch
-from wangge.events.mqtt import mqtt_handle
 from wangge.events.services import EventInput, event_intake
 from wangge.events.sos import sos_acknowledge, sos_board, sos_sweep, sos_watch_start
 from wangge.events.tests.test_devices import make_devworld
@@ -156,7 +156,7 @@ def test_api_board_and_ack(devworld, api_for):
     assert_error(
         api_for(w.users.community1).post(f"/api/v1/events/{event_id}/sos-ack/", {}, format="json"),
         403,
-        "sos_not_on_duty",
+        "action_not_allowed",
     )
     resp = api_for(w.users.grid1).post(
         f"/api/v1/events/{event_id}/sos-ack/", {"note": "已电话联系，正在赶往"}, format="json"
@@ -220,7 +220,7 @@ def test_urgency_raised_by_the_text_starts_the_watch_and_normal_does_not(devworl
 
 
 def test_batched_critical_reports_start_the_watch_and_the_setting_turns_it_off(devworld, settings):
-    from wangge.events.batch import event_intake_many
+    from wangge.events.intake.batch import event_intake_many
 
     b1 = devworld.b1
     item = {"channel": "hotline", "urgency": "critical", "lat": b1.lat, "lng": b1.lng}
@@ -318,7 +318,7 @@ def test_a_batch_starts_its_watches_in_bulk_exactly_as_one_by_one(devworld):
     """Several 特急 orders in one batch: same steps, recipients, timeline and audit as single intake —
     including a grid with nobody on duty at step 1 (skipped) and an order located nowhere."""
     from wangge.conftest import centre
-    from wangge.events.batch import event_intake_many
+    from wangge.events.intake.batch import event_intake_many
 
     b1 = devworld.b1
     lat2, lng2 = centre(2, 0)  # grid g121
@@ -358,7 +358,7 @@ def test_a_unique_conflict_in_the_bulk_start_falls_back_to_one_by_one(devworld, 
     rolled back and the watches are started one by one, each idempotent: the event still gets one."""
     from django.db import IntegrityError
 
-    from wangge.events import sos
+    from wangge.events.sos import watch as sos
 
     b1 = devworld.b1
     event, _ = event_intake(
@@ -388,7 +388,7 @@ def test_a_report_is_one_statement_and_a_critical_one_is_written_with_its_watch(
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from wangge.events import batch
+    from wangge.events.intake import batch
 
     b1 = devworld.b1
     with CaptureQueriesContext(connection) as q:

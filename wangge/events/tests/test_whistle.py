@@ -6,8 +6,8 @@ from wangge.accounts.roles import Role
 from wangge.accounts.services import user_create
 from wangge.conftest import assert_error
 from wangge.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from wangge.events import clock, whistle
 from wangge.events.models import Event, HandlingUnit, Notification, TimelineEntry, WhistleSummon
+from wangge.events.workflow import clock, whistle
 
 from .clock_helpers import at, make_event
 
@@ -163,7 +163,7 @@ def test_whistle_api(world, units, api_for):
     event = make_event(world, start=at(2025, 9, 29, 9), handler_user=world.users.grid1)
     url = f"/api/v1/events/{event.pk}/whistle/"
     body = {"unit_ids": [units.law.pk], "note": "请执法中队到场"}
-    assert_error(api_for(world.users.grid1).post(url, body, format="json"), 403, "role_not_allowed")
+    assert_error(api_for(world.users.grid1).post(url, body, format="json"), 403, "action_not_allowed")
     assert_error(api_for(world.users.community2).post(url, body, format="json"), 404)
     assert_error(api_for(world.users.community1).post(url, {"unit_ids": []}, format="json"), 400)
     assert_error(

@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from wangge.conftest import centre
 from wangge.core import crypto
+from wangge.events.common.reporter import reporter_token
 from wangge.events.models import ApiKey, Category, Event, TimelineEntry
-from wangge.events.reporter import reporter_token
 from wangge.events.services import EventInput, event_create, event_reject
 from wangge.open311.services import api_key_create, api_key_revoke
 

@@ -470,7 +470,6 @@ def test_building_regrid_repaths_contents(world, home):
 
 
 def test_building_located_from_coordinates(world):
-    pytest.importorskip("wangge.territory.locator")
     from wangge.conftest import centre
 
     lat, lng = centre(1, 0)

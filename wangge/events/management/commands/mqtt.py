@@ -1,4 +1,4 @@
-"""`wangge mqtt`: subscribe to sensor alarms and wearable SOS messages (see wangge.events.mqtt).
+"""`wangge mqtt`: subscribe to sensor alarms and wearable SOS messages (see wangge.events.intake.mqtt).
 
 Broker: settings.WANGGE_MQTT_URL (mqtt://user:password@host:1883, mqtts:// for TLS), or --url.
 Stops cleanly on SIGTERM/SIGINT; `--once N` exits after N messages (tests, smoke checks).
@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from wangge.events.mqtt import MqttSubscriber, topic_filters
+from wangge.events.intake.mqtt import MqttSubscriber, topic_filters
 
 
 class Command(BaseCommand):

@@ -16,7 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--folds", type=int, default=5, help="交叉验证折数（默认5）")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from wangge.events.classifier import TrainingReport, classifier_train
+        from wangge.events.triage.classifier import TrainingReport, classifier_train
 
         try:
             version = classifier_train(min_samples_per_class=options["min_samples"], folds=options["folds"])

@@ -57,6 +57,16 @@ def reports(ctx: Any, n: int, seed: int = 11) -> list[dict[str, Any]]:
     return out
 
 
+def below_critical(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The reports whose text triage keeps below 特急 (the installation's urgency words; Django must be
+    set up). For those Django sends the statements bare.py imitates; a 特急 report also starts the SOS
+    watch (more statements and notifications), which the bare baseline does not do, so the CPU ratio
+    to the baseline is taken on these."""
+    from wangge.events.triage.classifier import suggest_urgency
+
+    return [r for r in rows if suggest_urgency(r["description"]) != "critical"]
+
+
 HOTLINE_HEADERS = ["工单编号", "来电时间", "来电人", "联系电话", "诉求内容", "事发地址", "经度", "纬度"]
 
 

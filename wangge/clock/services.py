@@ -85,7 +85,7 @@ def deadline_open(
             content_type=ct,
             object_id=object_id,
             kind=kind,
-            path=path[:15],
+            path=path[: Deadline._meta.get_field("path").max_length],
             amount=amount,
             unit=unit,
             started_at=times.started_at,

@@ -1,6 +1,6 @@
 """Default rules for a new installation: status graph, category tree, time limits.
 
-Loaded by migration 0002 and by `events_seed_defaults()`; every row is editable afterwards (admin/API).
+Loaded by migration 0002; every row is editable afterwards (admin/API).
 """
 
 from django.utils.translation import gettext_noop

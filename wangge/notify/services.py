@@ -87,15 +87,18 @@ class Message:
     addresses: list[str] = field(default_factory=list)
 
 
+_PATH_MAX = Notification._meta.get_field("path").max_length or 15  # the column (a grid code)
+
+
 def _about(message: Message) -> dict[str, Any]:
     obj = message.obj
     path = message.path if message.path is not None else str(getattr(obj, "path", "") or "")
     if obj is None or obj.pk is None:
-        return {"content_type": None, "object_id": None, "path": path[:15]}
+        return {"content_type": None, "object_id": None, "path": path[:_PATH_MAX]}
     return {
         "content_type": ContentType.objects.get_for_model(obj),
         "object_id": int(obj.pk),
-        "path": path[:15],
+        "path": path[:_PATH_MAX],
     }
 
 

@@ -36,7 +36,7 @@ from wangge.clock.deadlines import RANK, warning_due
 from wangge.core.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
 
 from .. import notify, sos
-from ..common import action_require, supervisor_recipients, time_limit_for, timeline_append
+from ..common import LEVEL_CODE_LENGTH, action_require, supervisor_recipients, time_limit_for, timeline_append
 from ..models import Event, ExtensionRequest, Stage, StageDeadline, TimeLimit, Warning
 from ..reference import reference
 from . import whistle
@@ -293,14 +293,14 @@ def _sos_sweep(now: datetime, result: SweepResult) -> Any:
 
 # --- extensions (延期) ------------------------------------------------------------------------------
 
-_LEVEL_RANK = {"grid": 3, "community": 2, "street": 1, "district": 0}
-
 
 def _territory_level(user: Any) -> tuple[int, str]:
+    """(rank, code) of the user's node: the rank is its code length (district 6 … grid 15), so a lower
+    rank is a higher level; no territory ranks below every level."""
     territory = getattr(user, "territory", None)
     if territory is None:
         return 99, ""
-    return _LEVEL_RANK.get(territory.level, 99), territory.code
+    return LEVEL_CODE_LENGTH.get(territory.level, 99), territory.code
 
 
 def _event_visible(actor: Any, event: Event) -> bool:
@@ -385,7 +385,7 @@ def _approvers(event: Event, requester: Any) -> list[Any]:
     rank, code = _territory_level(requester)
     levels = ["community", "street", "district"]
     for level in levels:
-        if _LEVEL_RANK[level] < rank:
+        if LEVEL_CODE_LENGTH[level] < rank:
             users = list(notify.staff_at(path=code or event.path, level=level))
             if users:
                 return users

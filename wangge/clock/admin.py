@@ -9,6 +9,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
 from wangge.audit.services import audit_record
+from wangge.core.admin import ReadOnlyAdmin
 from wangge.core.guards import is_district_admin
 
 from .calendar import library_knows_year
@@ -125,7 +126,7 @@ class FixedHolidayAdmin(AuditedAdmin):
 
 
 @admin.register(Deadline)
-class DeadlineAdmin(admin.ModelAdmin):
+class DeadlineAdmin(ReadOnlyAdmin):
     """Read-only: deadlines change only through clock.services and the sweep."""
 
     list_display = (
@@ -143,15 +144,6 @@ class DeadlineAdmin(admin.ModelAdmin):
     search_fields = ("kind", "path")
     list_select_related = ("content_type",)
     date_hierarchy = "due_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 admin.site.register(CalendarDay, CalendarDayAdmin)

@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from wangge.audit.services import audit_record
 from wangge.clock import admin as clock_admin
 from wangge.clock import models as clock_models
+from wangge.core.admin import ReadOnlyAdmin
 from wangge.notify import admin as notify_admin
 from wangge.notify import models as notify_models
 
@@ -193,7 +194,7 @@ class FixedHolidayAdmin(clock_admin.FixedHolidayAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdmin):
     """Read-only: events change only through the services (timeline, clocks, audit)."""
 
     list_display = ("tracking_code", "title", "status", "category", "path", "level", "warning", "created_at")
@@ -201,28 +202,6 @@ class EventAdmin(admin.ModelAdmin):
     search_fields = ("tracking_code", "title")
     list_select_related = ("status", "category")
     exclude = ("reporter_name_enc", "reporter_phone_enc", "reporter_phone_hash", "idempotency_key")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written only by services/commands; the admin shows them."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(ClassifierVersion)

@@ -1,18 +1,17 @@
 """Admin of the notifications: read-only, with the resend action for dead (failed) rows."""
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from wangge.core.admin import ReadOnlyAdmin
 from wangge.core.guards import is_district_admin
 
 from .models import Notification
 from .services import notifications_requeue
 
 
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ReadOnlyAdmin):
     """Queued by the services, delivered by `notifications_send_pending` (retried with backoff); failed
     (dead) rows are found here by state, with their last error (scrubbed of personal values)."""
 
@@ -36,15 +35,6 @@ class NotificationAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     exclude = ("address_enc", "dedupe_key")
     actions = ["resend"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_resend_permission(self, request: HttpRequest) -> bool:
         return is_district_admin(request.user)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import ProtectedError
 
@@ -25,8 +26,6 @@ def config_save(*, actor: Any, model: type[models.Model], data: dict[str, Any], 
             m2m[name] = value
         else:
             setattr(obj, name, value)
-    from django.core.exceptions import ValidationError
-
     try:
         obj.full_clean()
     except ValidationError as exc:

@@ -8,6 +8,8 @@ from django import forms
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
+from wangge.core.errors import InvalidInput
+
 from .common import PHOTO_MAX_COUNT, photo_check
 from .models import Category, EventType, HandlingUnit, TimeLimit, Urgency
 
@@ -82,8 +84,6 @@ class PhotosField(forms.FileField):
         super().__init__(*args, **kwargs)
 
     def clean(self, data: Any, initial: Any = None) -> list[Any]:
-        from wangge.core.errors import InvalidInput
-
         files = [f for f in (data if isinstance(data, list | tuple) else [data]) if f]
         if len(files) > PHOTO_MAX_COUNT:
             raise forms.ValidationError(gettext("每次最多上传 %(n)s 张照片") % {"n": PHOTO_MAX_COUNT})

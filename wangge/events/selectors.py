@@ -20,6 +20,7 @@ from wangge.core.scope import q_everything, scope_q
 from wangge.territory.models import CODE_LENGTH, Level, Territory
 
 from .common.visibility import MAX_ID, may_see, unit_ids
+from .display import event_public_display
 from .models import (
     Attachment,
     Category,
@@ -293,8 +294,6 @@ def event_by_tracking_code(*, tracking_code: str) -> Event:
 
 def event_public(*, tracking_code: str) -> dict[str, Any]:
     """The anonymised tracking view (a merged duplicate shows its master's progress)."""
-    from .display import event_public_display
-
     return event_public_display(event_by_tracking_code(tracking_code=tracking_code))
 
 

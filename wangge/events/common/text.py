@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from wangge.core.masking import mask_id_number, mask_phone
+
 # Text masking for what the public may read (numbers that look like phones or ID numbers).
 _PHONE_RE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
@@ -12,7 +14,5 @@ _ID_RE = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
 
 def scrub_text(text: str) -> str:
     """Mask phone numbers and ID numbers inside free text (public tracking page)."""
-    from wangge.core.masking import mask_id_number, mask_phone
-
     text = _ID_RE.sub(lambda m: mask_id_number(m.group(0)), text or "")
     return _PHONE_RE.sub(lambda m: mask_phone(m.group(0)), text)

@@ -19,6 +19,7 @@ from wangge.audit.services import audit_record
 from wangge.core.errors import Conflict, InvalidInput
 from wangge.core.masking import mask_name
 from wangge.core.scope import has_scope, path_in_scope
+from wangge.registry.selectors import resident_get
 
 from ..common import timeline_append
 from ..models import DisputeOutcome, DisputeParty, Event, MediationSession
@@ -76,8 +77,6 @@ def dispute_party_add(
     note = _text(note, "备注", 200)
     resident = None
     if resident_id not in (None, ""):
-        from wangge.registry.selectors import resident_get
-
         resident = resident_get(user=actor, pk=resident_id)  # Forbidden / NotFound outside scope
         name = ""  # the register holds the name; no second copy
     elif not name:

@@ -28,6 +28,8 @@ from wangge.audit.services import audit_entry, audit_record
 from wangge.core.db.inserts import insert_family
 from wangge.core.db.queries import rows_by_pk
 from wangge.core.errors import InvalidInput, ServiceError
+from wangge.territory.locator import locate_points
+from wangge.territory.models import Building, Territory
 
 from ..common import actor_fields, clock_fields
 from ..models import Category, Event, StageDeadline, TimelineEntry
@@ -327,9 +329,6 @@ def _triage(pending: list[_Pending], ref: Reference, now: datetime) -> None:
 def _locate_all(pending: list[_Pending]) -> None:
     """Grid and building of each report, by the precedence of `triage.locate`: point, building,
     address. One vectorised point query; buildings and exact addresses in one query each."""
-    from wangge.territory.locator import locate_points
-    from wangge.territory.models import Building, Territory
-
     with_point = [p for p in pending if p.event.lat is not None and p.event.lng is not None]
     grid_ids: dict[int, int | None] = {}
     if with_point:

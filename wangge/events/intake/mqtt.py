@@ -39,6 +39,8 @@ from django.utils.dateparse import parse_datetime
 
 from wangge.core import parsers as bounded_json
 from wangge.core.errors import ServiceError
+from wangge.territory.coords import to_wgs84
+from wangge.territory.models import Territory
 
 from ..models import Category, Channel, Device, DeviceMessage, Event, EventType, Urgency
 from ..sos import sos_watch_start
@@ -163,8 +165,6 @@ def _payload_point(data: dict[str, Any]) -> tuple[float, float] | None:
         return None
     crs = str(data.get("crs") or "wgs84").lower()
     try:
-        from wangge.territory.coords import to_wgs84
-
         lng, lat = to_wgs84(lng, lat, crs)
     except (TypeError, ValueError, KeyError):
         return None
@@ -201,8 +201,6 @@ def _device_location(device: Device, point: tuple[float, float] | None) -> dict[
         if lat is None and building.lat is not None and building.lng is not None:
             lat, lng = building.lat, building.lng
     if not address:
-        from wangge.territory.models import Territory
-
         node = Territory.objects.filter(code=device.path).first() if device.path else None
         address = f"{node.name}（设备登记区域）" if node else f"设备 {device.device_id} 登记位置"
     return {

@@ -16,6 +16,7 @@ from wangge.audit.services import audit_record
 from wangge.core import crypto
 from wangge.core.db.queries import one_or_none
 from wangge.core.errors import Conflict, InvalidInput, NotFound
+from wangge.territory.models import Building
 
 from ..common import (
     clock_fields,
@@ -94,8 +95,6 @@ def validate_input(data: EventInput, categories: dict[str, Category] | None = No
     if len(data.reporter_name or "") > 50 or len(data.reporter_phone or "") > 32:
         raise InvalidInput("上报人姓名或电话过长", code="invalid_reporter")
     if data.building_id is not None:
-        from wangge.territory.models import Building
-
         # Checked here, not left to the foreign key: the key is checked at COMMIT, after the answer
         # was decided, so an unknown building id was a server error instead of this message.
         if not Building.objects.filter(pk=data.building_id).exists():

@@ -15,6 +15,8 @@ from wangge.accounts.roles import P_EDIT_REGISTER, P_VIEW_REGISTER
 from wangge.audit.services import audit_record
 from wangge.core.errors import Conflict, Forbidden, InvalidInput, NotFound, get_or_not_found
 from wangge.core.scope import path_in_scope, scope_queryset
+from wangge.registry import selectors as registry
+from wangge.territory.locator import locate_point
 
 from ..models import Device
 
@@ -50,9 +52,6 @@ def _binding_path(
     lng: float | None,
 ) -> tuple[dict[str, Any], str]:
     """Resolve the bound objects through the caller's scope (unknown or outside → 404) and the path."""
-    from wangge.registry import selectors as registry
-    from wangge.territory.locator import locate_point
-
     refs: dict[str, Any] = {"resident": None, "place": None, "building": None}
     if resident_id not in (None, ""):
         refs["resident"] = registry.resident_get(user=actor, pk=resident_id)

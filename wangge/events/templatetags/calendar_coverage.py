@@ -6,6 +6,7 @@ from typing import Any
 from django import template
 
 from wangge.core.guards import is_district_admin
+from wangge.events.coverage import coverage_warnings
 
 register = template.Library()
 
@@ -16,6 +17,4 @@ def calendar_coverage_warnings(context: Any) -> list[str]:
     user = getattr(request, "user", None)
     if user is None or not (is_district_admin(user) or user.has_perm("events.change_calendarday")):
         return []
-    from wangge.events.coverage import coverage_warnings
-
     return coverage_warnings()

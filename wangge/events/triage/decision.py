@@ -13,6 +13,8 @@ from django.utils import timezone
 
 from wangge.audit.services import audit_record
 from wangge.core.errors import Conflict, NotFound
+from wangge.territory.locator import locate_point
+from wangge.territory.models import Building
 
 from ..common import clock_fields, timeline_append
 from ..models import (
@@ -52,9 +54,6 @@ def propose_urgency(text: str, current: str, category: Category | None = None) -
 
 def locate(event: Event) -> tuple[Any, Any, str]:
     """(grid, building, how) for the event: coordinates first, then building, then the address."""
-    from wangge.territory.locator import locate_point
-    from wangge.territory.models import Building
-
     building = None
     if event.building_id:
         building = Building.objects.select_related("grid").filter(pk=event.building_id).first()

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from wangge.accounts.roles import STAFF_ROLES, Role
 from wangge.core.errors import InvalidInput
+from wangge.territory.models import GridAssignment, GridDuty, Territory
 
 from ..common import (
     LEVEL_CODE_LENGTH,
@@ -58,8 +59,6 @@ def _rule_matches(rule: DispatchRule, event: Event, chain: list[int]) -> bool:
 
 
 def _node_at(event: Event, level: str) -> Any:
-    from wangge.territory.models import Territory
-
     if not event.path:
         return None
     return Territory.objects.filter(code=event.path[: LEVEL_CODE_LENGTH[level]]).first()
@@ -68,8 +67,6 @@ def _node_at(event: Event, level: str) -> Any:
 def user_for_role(event: Event, level: str, role: str) -> Any:
     """Users with `role` bound to the event's node at `level`; for the grid level its active
     GridAssignment worker comes first."""
-    from wangge.territory.models import GridAssignment, GridDuty
-
     User = get_user_model()
     node = _node_at(event, level)
     if node is None:

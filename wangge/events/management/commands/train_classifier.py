@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from wangge.core.errors import ServiceError
+from wangge.events.triage.classifier import TrainingReport, classifier_train
 
 
 class Command(BaseCommand):
@@ -16,8 +17,6 @@ class Command(BaseCommand):
         parser.add_argument("--folds", type=int, default=5, help="交叉验证折数（默认5）")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from wangge.events.triage.classifier import TrainingReport, classifier_train
-
         try:
             version = classifier_train(min_samples_per_class=options["min_samples"], folds=options["folds"])
         except ServiceError as exc:

@@ -58,7 +58,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "wangge.core.middleware.PermissionsPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    # Chinese unless the user chose English with the switch; never Accept-Language (wangge/core/locale.py).
+    "wangge.core.locale.ChosenLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

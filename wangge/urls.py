@@ -21,6 +21,11 @@ api_v1 = [
     path("", include("wangge.audit.api.urls")),
 ]
 
+# The admin speaks Chinese too (Django's own default reads "Django 管理").
+admin.site.site_header = "网格化基层治理平台 · 管理后台"
+admin.site.site_title = "网格化基层治理平台管理后台"
+admin.site.index_title = "系统管理"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -18,14 +18,22 @@ from wangge.core.errors import ServiceError
 
 from . import selectors, services, signin
 from .models import User
-from .roles import P_VIEW_TERRITORY
+from .roles import P_VIEW_TERRITORY, Role
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """Staff go to the map of their territory; party members and residents to their own page."""
-    if request.user.has_perm(P_VIEW_TERRITORY):
+    """Each role's first page: a department handler their own queue (我的任务, by deadline, with the
+    traffic light); other staff the map of their territory; a resident their own reports (我的上报);
+    party members their own page."""
+    user = request.user
+    role = "" if user.is_superuser else getattr(user, "role", "")
+    if role == Role.DEPT_HANDLER:
+        return redirect("event-tasks")
+    if user.has_perm(P_VIEW_TERRITORY):
         return redirect("map")
+    if role == Role.RESIDENT:
+        return redirect("my-reports")
     return redirect("me")
 
 

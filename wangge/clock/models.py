@@ -110,11 +110,13 @@ class Deadline(models.Model):
         MET = "met", "已按时完成"  # closed: in time or late (level red) — the level says which
         CANCELLED = "cancelled", "已取消"
 
-    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
-    object_id = models.PositiveBigIntegerField()
+    content_type = models.ForeignKey(
+        ContentType, on_delete=models.CASCADE, related_name="+", verbose_name="对象类型"
+    )
+    object_id = models.PositiveBigIntegerField("对象编号")
     subject = GenericForeignKey("content_type", "object_id")
     kind = models.CharField("类型", max_length=64)
-    path = models.CharField(max_length=15, db_index=True, blank=True)
+    path = models.CharField("区划路径", max_length=15, db_index=True, blank=True)
     amount = models.FloatField("时限")
     unit = models.CharField("单位", max_length=16)
     started_at = models.DateTimeField("开始时间")
@@ -124,10 +126,10 @@ class Deadline(models.Model):
     level = models.CharField("预警", max_length=8, choices=Warning.choices, default=Warning.NONE)
     state = models.CharField("状态", max_length=16, choices=State.choices, default=State.OPEN)
     calendar_fallback = models.BooleanField("日历按周一至周五推算", default=False)
-    closed_at = models.DateTimeField(null=True, blank=True)
-    escalated_at = models.DateTimeField(null=True, blank=True)
-    data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField("结束时间", null=True, blank=True)
+    escalated_at = models.DateTimeField("已上报时间", null=True, blank=True)
+    data = models.JSONField("附加数据", default=dict, blank=True)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
 
     class Meta:
         verbose_name = "时限"

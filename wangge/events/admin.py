@@ -16,6 +16,7 @@ from wangge.audit.services import audit_record
 from wangge.clock import admin as clock_admin
 from wangge.clock import models as clock_models
 from wangge.core.admin import ReadOnlyAdmin
+from wangge.core.roles import Role
 from wangge.notify import admin as notify_admin
 from wangge.notify import models as notify_models
 
@@ -100,9 +101,15 @@ class StatusAdmin(AuditedAdmin):
 
 @admin.register(Transition)
 class TransitionAdmin(AuditedAdmin):
-    list_display = ("source", "target", "name", "roles", "requires_note", "public")
+    list_display = ("source", "target", "name", "role_names", "requires_note", "public")
     list_filter = ("source", "target", "requires_note")
     list_select_related = ("source", "target")
+
+    @admin.display(description="允许的角色")
+    def role_names(self, obj: Transition) -> str:
+        """The role codes stored in `roles`, by name (empty: every staff role)."""
+        names = {str(code): str(label) for code, label in Role.choices}
+        return "、".join(names.get(r, r) for r in obj.roles or []) or "所有工作人员"
 
 
 @admin.register(TimeLimit)
@@ -145,10 +152,10 @@ class UrgencyWordAdmin(AuditedAdmin):
 
 @admin.register(EventRoleRule)
 class EventRoleRuleAdmin(AuditedAdmin):
-    """Which roles may blow the whistle (吹哨) and which supervise (督办)."""
+    """Which roles may blow the whistle (吹哨), which supervise (督办), which verify others' work (核查)."""
 
-    list_display = ("role", "may_whistle", "supervises", "note")
-    list_editable = ("may_whistle", "supervises")
+    list_display = ("role", "may_whistle", "supervises", "may_verify", "note")
+    list_editable = ("may_whistle", "supervises", "may_verify")
 
 
 @admin.register(HandlingUnit)

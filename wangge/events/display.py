@@ -66,7 +66,35 @@ ACTION_LABELS = {
     "dispute_party": gettext_noop("登记当事人"),
     "mediation": gettext_noop("调解"),
     "dispute_outcome": gettext_noop("调解结果"),
+    "unmerge": gettext_noop("取消合并"),
+    "master_outcome": gettext_noop("主事件办理结果"),
+    "report_in": gettext_noop("报到"),
+    "report_in_missed": gettext_noop("未按时报到"),
+    "warning": gettext_noop("时限预警"),
+    "extension_request": gettext_noop("申请延期"),
+    "extension_decision": gettext_noop("延期审批"),
+    "sos_start": gettext_noop("一键呼叫值守开始"),
+    "sos_skip": gettext_noop("值守层级无人，跳过"),
+    "sos_escalate": gettext_noop("超时未确认，升级通知"),
+    "sos_realert": gettext_noop("仍未确认，再次通知"),
+    "sos_ack": gettext_noop("值守确认"),
+    "history_import": gettext_noop("历史导入"),
+    "reporter_update": gettext_noop("上报人补充"),
 }
+# A step whose action has no label (a status-graph edge an installation added, an entry written by an
+# older version) is shown by its edge name, else by this — never by its code.
+OTHER_ACTION = gettext_noop("其他处理")
+
+
+def action_label(action: str, data: dict[str, Any] | None = None) -> str:
+    """The Chinese name of a timeline step (the edge's own name for an edge without a label)."""
+    name = (data or {}).get("name")
+    edge_name = name if isinstance(name, str) and name else ""
+    if action == "transition" and edge_name:  # a plain move along an edge: its own name says more
+        return edge_name
+    return ACTION_LABELS.get(action) or edge_name or OTHER_ACTION
+
+
 # Public view: the note of these steps is shown (masked); others show only the step.
 PUBLIC_NOTE_ACTIONS = {"reject", "feedback", "close", "merge"}
 
@@ -207,7 +235,7 @@ def timeline_display(
                 "id": e.pk,
                 "at": _iso(e.at),
                 "action": e.action,
-                "action_name": ACTION_LABELS.get(e.action, e.action),
+                "action_name": action_label(e.action, e.data),
                 "actor": e.actor_name,
                 "actor_role": e.actor_role,
                 "actor_role_name": _label(Role, e.actor_role) if e.actor_role else "系统",
@@ -429,7 +457,7 @@ def event_public_display(event: Event) -> dict[str, Any]:
             {
                 "at": _iso(e.at),
                 "action": e.action,
-                "action_name": ACTION_LABELS.get(e.action, e.action),
+                "action_name": action_label(e.action, e.data),
                 "by": _label(Role, e.actor_role) if e.actor_role else "",
                 "status": names.get(e.to_status, "") if e.to_status else "",
                 "note": scrub_text(e.note) if e.action in PUBLIC_NOTE_ACTIONS else "",
@@ -455,3 +483,30 @@ def event_public_display(event: Event) -> dict[str, Any]:
         "can_verify": not event.master_id and source.status.code in ("handled", "verifying"),
         "timeline": steps,
     }
+
+
+def reporter_rows(events: Iterable[Event]) -> list[dict[str, Any]]:
+    """我的上报: per report of the signed-in reporter, what the tracking page shows of it at a glance —
+    status and the last public step (of the master, for a merged duplicate) — read in one query."""
+    events = list(events)
+    sources = {e.pk: (e.master if e.master_id and e.master is not None else e) for e in events}
+    last: dict[int, TimelineEntry] = {}
+    entries = TimelineEntry.objects.filter(event_id__in={s.pk for s in sources.values()}, public=True)
+    for entry in entries.order_by("at", "pk"):
+        last[entry.event_id] = entry  # the latest wins
+    rows = []
+    for event in events:
+        source = sources[event.pk]
+        step = last.get(source.pk)
+        rows.append(
+            {
+                "event": event,
+                "status": source.status.name,
+                "closed": source.status.is_closed,
+                "merged": bool(event.master_id),
+                "category": source.category.name if source.category_id and source.category else "",
+                "step": action_label(step.action, step.data) if step else "",
+                "step_at": step.at if step else None,
+            }
+        )
+    return rows

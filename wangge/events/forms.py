@@ -9,6 +9,7 @@ from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from wangge.core.errors import InvalidInput
+from wangge.core.forms import Form
 
 from .common import PHOTO_MAX_COUNT, photo_check
 from .models import Category, EventType, HandlingUnit, TimeLimit, Urgency
@@ -26,7 +27,7 @@ CHOICE_LABELS = (
     gettext_noop("一般"), gettext_noop("紧急"), gettext_noop("特急"),
     # Channel
     gettext_noop("居民上报(我要说)"), gettext_noop("12345热线"), gettext_noop("网格员巡查"), gettext_noop("接口"),
-    gettext_noop("传感器告警"), gettext_noop("一键呼叫"), gettext_noop("来访"),
+    gettext_noop("传感器告警"), gettext_noop("一键呼叫"), gettext_noop("来访"), gettext_noop("历史导入"),
     # TimeLimit.Unit
     gettext_noop("工作日"), gettext_noop("工作小时"), gettext_noop("自然分钟"),
     # Device.Kind
@@ -114,7 +115,7 @@ def _model_choice_field(form: forms.BaseForm, name: str) -> "forms.ModelChoiceFi
     return field
 
 
-class CategoryChoicesMixin(forms.Form):
+class CategoryChoicesMixin(Form):
     """Fills the form's `category` field with the active categories when the form is built."""
 
     category_blank: "StrOrPromise | None" = None  # label of the empty choice; None: category_choices' default
@@ -125,7 +126,7 @@ class CategoryChoicesMixin(forms.Form):
         _choice_field(self, "category").choices = category_choices(**blank)
 
 
-class LocationMixin(forms.Form):
+class LocationMixin(Form):
     lat = forms.FloatField(required=False, widget=forms.HiddenInput, min_value=-90, max_value=90)
     lng = forms.FloatField(required=False, widget=forms.HiddenInput, min_value=-180, max_value=180)
     address = forms.CharField(label=_("地址"), required=False, max_length=200)
@@ -217,7 +218,7 @@ class PatrolForm(CategoryChoicesMixin, LocationMixin):
     idem = forms.CharField(widget=forms.HiddenInput, max_length=100, required=False)
 
 
-class RatingForm(forms.Form):
+class RatingForm(Form):
     rating = forms.ChoiceField(
         label=_("您对处理结果满意吗？"),
         choices=RATING_CHOICES,
@@ -229,7 +230,7 @@ class RatingForm(forms.Form):
     )
 
 
-class ReporterVerifyForm(forms.Form):
+class ReporterVerifyForm(Form):
     passed = forms.TypedChoiceField(
         label=_("问题解决了吗？"),
         choices=[("1", _("已解决")), ("0", _("还没有解决"))],
@@ -245,7 +246,7 @@ class ReporterVerifyForm(forms.Form):
     )
 
 
-class TrackLookupForm(forms.Form):
+class TrackLookupForm(Form):
     code = forms.RegexField(
         label=_("查询码"),
         regex=r"^[0-9A-Za-z]{6,16}$",
@@ -260,7 +261,7 @@ class TrackLookupForm(forms.Form):
 # --- staff action forms -------------------------------------------------------------------------
 
 
-class NoteForm(forms.Form):
+class NoteForm(Form):
     note = forms.CharField(
         label=_("说明"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -275,7 +276,7 @@ class AcceptForm(CategoryChoicesMixin, NoteForm):
     )
 
 
-class ReasonForm(forms.Form):
+class ReasonForm(Form):
     reason = forms.CharField(
         label=_("理由"),
         max_length=300,
@@ -285,7 +286,7 @@ class ReasonForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
 
-class DispatchForm(forms.Form):
+class DispatchForm(Form):
     unit = forms.ModelChoiceField(
         label=_("处置单位"),
         queryset=HandlingUnit.objects.none(),
@@ -302,7 +303,7 @@ class DispatchForm(forms.Form):
             _model_choice_field(self, "unit").queryset = units
 
 
-class FeedbackForm(forms.Form):
+class FeedbackForm(Form):
     note = forms.CharField(
         label=_("处置情况"),
         max_length=2000,
@@ -313,7 +314,7 @@ class FeedbackForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
 
-class VerifyForm(forms.Form):
+class VerifyForm(Form):
     passed = forms.TypedChoiceField(
         label=_("核查结果"),
         choices=[("1", _("通过，结案")), ("0", _("不通过，返工"))],
@@ -327,7 +328,7 @@ class VerifyForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
 
-class WhistleForm(forms.Form):
+class WhistleForm(Form):
     units = forms.ModelMultipleChoiceField(
         label=_("吹哨召集部门"),
         queryset=HandlingUnit.objects.none(),
@@ -347,7 +348,7 @@ class WhistleForm(forms.Form):
             _model_choice_field(self, "units").queryset = units
 
 
-class ExtensionRequestForm(forms.Form):
+class ExtensionRequestForm(Form):
     amount = forms.IntegerField(
         label=_("延期时长"), min_value=1, max_value=365, error_messages={"required": _("请填写延期时长")}
     )
@@ -362,13 +363,13 @@ class ExtensionRequestForm(forms.Form):
     )
 
 
-class ExtensionDecideForm(forms.Form):
+class ExtensionDecideForm(Form):
     extension = forms.IntegerField(widget=forms.HiddenInput)
     approve = forms.TypedChoiceField(choices=[("1", _("批准")), ("0", _("驳回"))], coerce=lambda v: v == "1")
     note = forms.CharField(label=_("审批意见"), required=False, max_length=500)
 
 
-class MergeForm(forms.Form):
+class MergeForm(Form):
     duplicates = forms.MultipleChoiceField(
         label=_("合并到本事件的重复事件"),
         widget=forms.CheckboxSelectMultiple,
@@ -381,7 +382,7 @@ class MergeForm(forms.Form):
         _choice_field(self, "duplicates").choices = [(str(c.pk), c.tracking_code) for c in (candidates or [])]
 
 
-class EventFilterForm(forms.Form):
+class EventFilterForm(Form):
     q = forms.CharField(label=_("关键词/查询码"), required=False, max_length=100)
     status = forms.ChoiceField(label=_("状态"), required=False)
     urgency = forms.ChoiceField(

@@ -8,6 +8,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from wangge.core.forms import Form
+
 from .forms import translated_choices
 from .models import Device, DisputeOutcome, DisputeParty
 
@@ -36,7 +38,7 @@ def _datetime_field(label: Any, required_message: Any) -> forms.DateTimeField:
 # --- disputes -----------------------------------------------------------------------------------
 
 
-class PartyForm(forms.Form):
+class PartyForm(Form):
     """A party: a resident chosen from the register search, or a name for someone not on it."""
 
     side = forms.ChoiceField(
@@ -55,38 +57,35 @@ class PartyForm(forms.Form):
         label=_("当事人姓名（不在人房信息中时填写）"),
         required=False,
         max_length=50,
-        error_messages={"max_length": _("当事人姓名不能超过50字")},
     )
     note = forms.CharField(
         label=_("备注"),
         required=False,
         max_length=200,
-        error_messages={"max_length": _("备注不能超过200字")},
     )
 
 
-class SessionForm(forms.Form):
+class SessionForm(Form):
     held_at = _datetime_field(_("调解时间"), _("请填写调解时间"))
     mediator = forms.CharField(
         label=_("调解员"),
         max_length=50,
-        error_messages={"required": _("请填写调解员"), "max_length": _("调解员不能超过50字")},
+        error_messages={"required": _("请填写调解员")},
     )
     place = forms.CharField(
         label=_("调解地点"),
         required=False,
         max_length=100,
-        error_messages={"max_length": _("调解地点不能超过100字")},
     )
     summary = forms.CharField(
         label=_("调解情况"),
         max_length=5000,
         widget=forms.Textarea(attrs={"rows": 4}),
-        error_messages={"required": _("请填写调解情况"), "max_length": _("调解情况不能超过5000字")},
+        error_messages={"required": _("请填写调解情况")},
     )
 
 
-class OutcomeForm(forms.Form):
+class OutcomeForm(Form):
     result = forms.ChoiceField(
         label=_("调解结果"),
         choices=translated_choices(DisputeOutcome.Result.choices),
@@ -98,12 +97,11 @@ class OutcomeForm(forms.Form):
         required=False,
         max_length=10000,
         widget=forms.Textarea(attrs={"rows": 5}),
-        error_messages={"max_length": _("协议内容不能超过10000字")},
     )
     decided_at = _datetime_field(_("结果时间"), _("请填写结果时间"))
 
 
-class DisputeFilterForm(forms.Form):
+class DisputeFilterForm(Form):
     q = forms.CharField(label=_("关键词/查询码"), required=False, max_length=100)
     state = forms.ChoiceField(
         label=_("办理状态"),
@@ -124,19 +122,18 @@ class DisputeFilterForm(forms.Form):
 # --- return visits ------------------------------------------------------------------------------
 
 
-class ReturnVisitForm(forms.Form):
+class ReturnVisitForm(Form):
     outcome = forms.CharField(
         label=_("回访情况"),
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
-        error_messages={"required": _("请填写回访情况"), "max_length": _("回访情况不能超过2000字")},
+        error_messages={"required": _("请填写回访情况")},
     )
     reopen = forms.BooleanField(label=_("群众仍不满意，重新打开事件"), required=False)
     reason = forms.CharField(
         label=_("重新打开理由（可不填，默认用回访情况）"),
         required=False,
         max_length=300,
-        error_messages={"max_length": _("理由不能超过300字")},
     )
 
 
@@ -147,7 +144,7 @@ def _optional_bool(value: Any) -> bool | None:
     return {"1": True, "0": False}.get(value)
 
 
-class DeviceForm(forms.Form):
+class DeviceForm(Form):
     """Register (all fields) or correct (device id fixed) a device. `binding` is "resident:ID",
     "place:ID" or "building:ID" chosen from the search, or empty with a point (lat/lng)."""
 
@@ -155,7 +152,7 @@ class DeviceForm(forms.Form):
         label=_("设备编号"),
         max_length=64,
         help_text=_("MQTT 主题中的设备编号：1–64 位字母、数字或 _ . : -"),
-        error_messages={"required": _("请填写设备编号"), "max_length": _("设备编号不能超过64位")},
+        error_messages={"required": _("请填写设备编号")},
         widget=forms.TextInput(attrs={"autocapitalize": "off", "autocomplete": "off", "spellcheck": "false"}),
     )
     kind = forms.ChoiceField(
@@ -167,7 +164,6 @@ class DeviceForm(forms.Form):
         label=_("设备名称（可选）"),
         required=False,
         max_length=100,
-        error_messages={"max_length": _("设备名称不能超过100字")},
     )
     life_safety = forms.TypedChoiceField(
         label=_("生命安全类（告警按一键呼叫处理）"),
@@ -221,7 +217,7 @@ class DeviceForm(forms.Form):
         return out
 
 
-class DeviceFilterForm(forms.Form):
+class DeviceFilterForm(Form):
     q = forms.CharField(label=_("设备编号或名称"), required=False, max_length=64)
     kind = forms.ChoiceField(
         label=_("设备类型"),

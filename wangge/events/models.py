@@ -41,6 +41,8 @@ class Channel(models.TextChoices):
     SENSOR = "sensor", "传感器告警"
     SOS = "sos", "一键呼叫"
     WALK_IN = "walk_in", "来访"
+    # Closed cases of an older system brought in by the history import (intake/history.py).
+    HISTORY = "history", "历史导入"
 
 
 class Stage(models.TextChoices):
@@ -245,11 +247,13 @@ class UrgencyWord(models.Model):
 
 class EventRoleRule(models.Model):
     """What a role may do in the event loop beyond its permissions: blow the whistle (吹哨), supervise
-    (督办 notices, deciding pending matters on the event pages). A role without a row may do neither."""
+    (督办 notices, deciding pending matters on the event pages), verify (核查) work someone else did (never
+    one's own: the handler and whoever gave the feedback may not). A role without a row may do none."""
 
     role = models.CharField("角色", max_length=32, choices=Role.choices, unique=True)
     may_whistle = models.BooleanField("可以吹哨", default=False)
     supervises = models.BooleanField("督办(接收督办通知、决定待办事项)", default=False)
+    may_verify = models.BooleanField("可以核查(他人的处置结果)", default=False)
     note = models.CharField("说明", max_length=200, blank=True)
 
     class Meta:

@@ -1,8 +1,10 @@
 """Reads of events, always bounded by what the caller may see.
 
-Visible = inside the caller's territory (event.path, staff roles only; events not located yet: the
-district level), OR the caller handles it (handler_user, a member of handler_unit, or of a unit a
-whistle summoned). Anything else is a 404. Reporters follow their event through the tracking code.
+Visible = inside the caller's territory (event.path, staff roles only; a report not located to a grid
+has the path of the office that entered it, and one entered by nobody's office none: the district level),
+OR the caller handles it (handler_user, a member of handler_unit, or of a unit a whistle summoned), OR the
+caller is the staff account that entered it (reporter_user). Anything else is a 404. Residents follow
+their reports through the tracking code.
 """
 
 import functools
@@ -65,6 +67,7 @@ def visible_q(user: Any) -> Q:
         elif ids:
             q |= Q(pk__in=ids)
     if getattr(user, "role", "") in STAFF_ROLES:
+        q |= Q(reporter_user=user)  # the staff account that entered it (`visibility.seen_by_columns`)
         q |= scope_q(user) & ~Q(path="")
         territory = getattr(user, "territory", None)
         if territory is not None and territory.level == "district":
@@ -297,6 +300,18 @@ def event_public(*, tracking_code: str) -> dict[str, Any]:
     return event_public_display(event_by_tracking_code(tracking_code=tracking_code))
 
 
+def my_reports(*, user: Any) -> QuerySet[Event]:
+    """The reports the signed-in account filed itself (我的上报), newest first. Scoped by identity, not
+    territory: a resident sees exactly what they reported, wherever it happened, and nothing else."""
+    if not getattr(user, "is_authenticated", False):
+        return Event.objects.none()
+    return (
+        Event.objects.filter(reporter_user=user)
+        .select_related("status", "category", "master__status", "master__category")
+        .order_by("-created_at", "-pk")
+    )
+
+
 def my_tasks(*, user: Any) -> QuerySet[Event]:
     """Open events waiting for this user: what they handle, plus (staff) events in their territory that
     wait for acceptance, dispatch at their level, or verification."""
@@ -306,7 +321,9 @@ def my_tasks(*, user: Any) -> QuerySet[Event]:
     if getattr(user, "role", "") in STAFF_ROLES:
         territory = getattr(user, "territory", None)
         level = territory.level if territory is not None else ""
-        here = Q(status__code="accepted", level=level) | Q(status__code__in=["handled", "verifying"])
+        # Waiting for 核查: not the handler's own work, which someone else verifies (common.actions).
+        verify = Q(status__code__in=["handled", "verifying"]) & ~Q(handler_user=user)
+        here = Q(status__code="accepted", level=level) | verify
         if level == "grid":
             here |= Q(status__code="pending")
         q |= here & visible_q(user)

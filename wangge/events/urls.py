@@ -9,9 +9,12 @@ urlpatterns = [
     path("track/<str:code>/", views.track, name="track"),
     path("track/<str:code>/rate/", views.track_rate, name="track-rate"),
     path("track/<str:code>/verify/", views.track_verify, name="track-verify"),
+    # A signed-in reporter's own reports.
+    path("my/reports/", views.my_reports, name="my-reports"),
     # Staff.
     path("events/", views.event_list, name="event-list"),
     path("events/hotline/new/", views.hotline_new, name="event-hotline"),
+    path("events/history/import/", views.history_import, name="event-history-import"),
     path("events/patrol/new/", views.patrol_new, name="event-patrol"),
     path("events/tasks/", views.my_tasks, name="event-tasks"),
     path("events/triage/", views.triage, name="event-triage"),

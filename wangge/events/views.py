@@ -24,6 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from wangge.accounts.roles import Role
 from wangge.core.errors import Conflict, Forbidden, NotFound, ServiceError
+from wangge.core.guards import is_district_admin
 from wangge.core.http import no_store
 
 from . import display, forms, selectors, services, sos
@@ -393,6 +394,16 @@ def track_rate(request: HttpRequest, code: str) -> HttpResponse:
         return gettext("感谢您的评价！")
 
     return _track_post(request, code, form_name="rating_form", act=act)
+
+
+@login_required
+def my_reports(request: HttpRequest) -> HttpResponse:
+    """我的上报: the signed-in account's own reports, each with its status, last public step and a link
+    to its tracking page, where this account (the reporter) may confirm and rate without the token."""
+    events = selectors.my_reports(user=request.user)
+    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = display.reporter_rows(page.object_list)
+    return no_store(render(request, "events/my_reports.html", {"page_obj": page, "rows": rows}))
 
 
 # --- staff intake -------------------------------------------------------------------------------
@@ -814,3 +825,25 @@ def merge(request: HttpRequest, pk: int) -> HttpResponse:
         form = forms.MergeForm(candidates=events)
     context = {"event": event, "candidates": candidates, "form": form}
     return no_store(render(request, "events/merge.html", context, status=status))
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@staff_required
+def history_import(request: HttpRequest) -> HttpResponse:
+    """District admins: upload an older system's closed cases (.xlsx/.csv); show counts and row errors."""
+    if not is_district_admin(request.user):
+        raise PermissionDenied
+    result, error, status = None, "", 200
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            error, status = gettext("请选择要导入的文件"), 400
+        else:
+            try:
+                result = services.history_import(
+                    actor=request.user, file=upload, crs=request.POST.get("crs") or "wgs84"
+                ).as_dict()
+            except ServiceError as exc:
+                error, status = str(_message(exc)), exc.status
+    context = {"result": result, "error": error}
+    return no_store(render(request, "events/history_import.html", context, status=status))

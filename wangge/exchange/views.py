@@ -55,7 +55,9 @@ def import_home(request: HttpRequest) -> HttpResponse:
         except ServiceError as exc:
             error = exc.message
         else:
-            messages.success(request, "文件已上传，正在导入。")
+            # No state in the flash message: it stays on the page while the progress below moves on, and
+            # "正在导入" was still shown there after the job had finished (issue 18).
+            messages.success(request, f"文件已上传（导入任务 #{job.pk}），导入状态见下方。")
             return redirect("exchange-import-detail", pk=job.pk)
     return render(
         request,

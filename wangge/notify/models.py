@@ -17,25 +17,36 @@ class Notification(models.Model):
         SENT = "sent", "已发送"
         FAILED = "failed", "发送失败"  # dead: the last allowed attempt failed too
 
-    kind = models.CharField(max_length=32)
-    channel = models.CharField(max_length=32, default="log")
+    kind = models.CharField("类型", max_length=32)
+    channel = models.CharField("渠道", max_length=32, default="log")
     # What the message is about (an event, an instruction, a deadline …), if anything.
     content_type = models.ForeignKey(
-        ContentType, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        ContentType,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name="对象类型",
     )
-    object_id = models.PositiveBigIntegerField(null=True, blank=True)
+    object_id = models.PositiveBigIntegerField("对象编号", null=True, blank=True)
     about = GenericForeignKey("content_type", "object_id")
-    path = models.CharField(max_length=15, db_index=True, blank=True)  # territory of what it is about
+    # The territory of what it is about.
+    path = models.CharField("区划路径", max_length=15, db_index=True, blank=True)
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="接收人",
     )
-    address_enc = models.TextField(blank=True)
-    subject = models.CharField(max_length=200)
-    body = models.TextField(blank=True)
+    address_enc = models.TextField("接收地址(加密)", blank=True)
+    subject = models.CharField("标题", max_length=200)
+    body = models.TextField("内容", blank=True)
     state = models.CharField("状态", max_length=16, choices=State.choices, default=State.QUEUED)
-    dedupe_key = models.CharField(max_length=150, null=True, blank=True, unique=True)  # noqa: DJ001
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    dedupe_key = models.CharField("去重键", max_length=150, null=True, blank=True, unique=True)  # noqa: DJ001
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    sent_at = models.DateTimeField("发送时间", null=True, blank=True)
     attempts = models.PositiveSmallIntegerField("已尝试次数", default=0)
     # queued: not before this time (empty = at once); sending: the worker's claim runs out then.
     next_attempt_at = models.DateTimeField("下次尝试", null=True, blank=True)

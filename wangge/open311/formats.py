@@ -3,9 +3,15 @@
 XML is built with xml.etree (escaping done by the library), UTF-8 with the XML declaration; lists become
 a wrapper element holding one element per item (services/service, service_requests/request, ...).
 Booleans are written true/false, None as an empty element (JSON: null), datetimes are already strings.
+
+Text must reach an XML client as it reaches a JSON one. An XML parser turns a raw carriage return into a
+line feed (end-of-line handling, XML 1.0 §2.11), so CR is written as the reference &#13;. Tabs and line
+feeds in element content are kept by parsers as they are. Control characters that XML 1.0 cannot carry
+at all, not even as a reference, would make the whole document unreadable; they become U+FFFD.
 """
 
 import json
+import re
 from typing import Any
 from xml.etree import ElementTree as ET  # noqa: S405 - used only to build documents, never to parse input
 
@@ -18,7 +24,7 @@ CONTENT_TYPES = {"xml": "text/xml; charset=utf-8", "json": "application/json; ch
 ITEM_TAGS = {
     "services": "service",
     "service_requests": "request",
-    "service_requests_updates": "request_update",
+    "service_request_updates": "request_update",
     "attributes": "attribute",
     "values": "value",
     "errors": "error",
@@ -27,12 +33,16 @@ ITEM_TAGS = {
 }
 
 
+# Characters XML 1.0 does not allow anywhere (§2.2): C0 controls but TAB, LF, CR; lone surrogates; U+FFFE/F.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return _NOT_XML.sub("\ufffd", str(value))
 
 
 def _fill(parent: ET.Element, value: Any, tag: str) -> None:
@@ -53,7 +63,9 @@ def to_xml(root: str, data: Any) -> bytes:
     """`data` (a list for list documents, a dict for one object) as a UTF-8 XML document under `root`."""
     element = ET.Element(root)
     _fill(element, data, root)
-    body = ET.tostring(element, encoding="unicode")
+    # ElementTree writes CR raw, and a parser would read it back as LF: written as a reference instead.
+    # No CR can appear in the output but inside text (no attributes, no pretty-printing).
+    body = ET.tostring(element, encoding="unicode").replace("\r", "&#13;")
     return ('<?xml version="1.0" encoding="utf-8"?>\n' + body).encode("utf-8")
 
 

@@ -19,7 +19,8 @@ from wangge.events.services import scrub_text
 
 MAX_RESULTS = 1000  # the spec's default query limit
 MAX_IDS = 1000
-HIDDEN_CHANNELS = (Channel.SOS,)
+# SOS calls, and history imported from an older system (its texts were never written for the public).
+HIDDEN_CHANNELS = (Channel.SOS, Channel.HISTORY)
 WITHHELD = "（矛盾纠纷类事件，内容不公开）"
 
 

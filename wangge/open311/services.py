@@ -11,7 +11,7 @@ import math
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -24,8 +24,10 @@ from django.utils.dateparse import parse_datetime
 from wangge.audit.services import audit_record
 from wangge.core import crypto
 from wangge.core.errors import Conflict, InvalidInput, NotFound
+from wangge.events import notify as event_notify
 from wangge.events import services as event_services
-from wangge.events.models import ApiKey, Channel, Event
+from wangge.events.common import handler_users
+from wangge.events.models import ApiKey, Channel, Event, TimelineEntry
 from wangge.registry.validation import normalise_phone
 from wangge.territory.models import Building
 
@@ -300,6 +302,7 @@ def request_submit(*, api_key: ApiKey, form: Any, idempotency_key: str | None = 
 
     extra: dict[str, Any] = {
         "client": api_key.name,
+        "api_key_id": api_key.pk,  # whose request this is: only that client may post updates to it
         "media_url": media_url,
         "attributes": {k: v for k, v in attrs.items() if k not in ("anonymous",)},
     }
@@ -335,3 +338,150 @@ def service_notice(event: Event) -> str:
         when = timezone.localtime(event.deadline).strftime("%Y-%m-%d %H:%M")
         text += f"；当前环节“{event.status.name}”，办理时限 {when}"
     return text + "。"
+
+
+# --- POST servicerequestupdates (mySociety) ----------------------------------------------------------
+
+UPDATE_ACTION = "reporter_update"  # the timeline step a client's update becomes
+UPDATE_STATUSES = ("OPEN", "CLOSED")
+SAME_BODY_WINDOW = timedelta(minutes=1)
+
+
+@dataclass
+class UpdateSubmitted:
+    entry: TimelineEntry
+    created: bool
+
+
+def _owned_by(event: Event, api_key: ApiKey) -> bool:
+    """Did this api key's client submit `event`? Keys and external ids carry the key id as well, so
+    requests from before `api_key_id` was stored are recognised too. A public tracking code never is."""
+    if event.channel != Channel.OPEN311:
+        return False
+    o311 = event.extra.get("open311", {}) if isinstance(event.extra, dict) else {}
+    if isinstance(o311, dict) and "api_key_id" in o311:
+        return o311["api_key_id"] == api_key.pk
+    return (event.idempotency_key or "").startswith(f"open311:{api_key.pk}:") or (
+        event.external_id or ""
+    ).startswith(f"{api_key.pk}:")
+
+
+def request_update_submit(*, api_key: ApiKey, form: Any) -> UpdateSubmitted:
+    """mySociety POST servicerequestupdates: the submitting client passes on its user's follow-up to a
+    request it submitted (e.g. "still broken" on a closed one). Recorded as a public timeline entry
+    with an audit row, and the event's handler is notified; the event's status is NOT changed: a
+    citizen's OPEN/CLOSED is a claim for the handler to act on through the status graph, not a
+    transition. Idempotent: the same client's `update_id` again, or (without one) the same body within
+    a minute, answers with the first entry. Another client's request, or an unknown one, is NotFound."""
+    errors: list[str] = []
+    code = (form.get("service_request_id") or "").strip()
+    if not code:
+        errors.append("缺少 service_request_id 参数")
+    ref = (form.get("update_id") or "").strip()
+    if len(ref) > 64:
+        errors.append("update_id 不能超过64个字符")
+    status = (form.get("status") or "").strip().upper()
+    if not status:
+        errors.append("缺少 status 参数（OPEN 或 CLOSED）")
+    elif status not in UPDATE_STATUSES:
+        errors.append("status 只能为 OPEN 或 CLOSED")
+    raw_when = (form.get("updated_datetime") or "").strip()
+    when = _parse_w3(raw_when) if raw_when else None
+    if not raw_when:
+        errors.append("缺少 updated_datetime 参数")
+    elif when is None:
+        errors.append("updated_datetime 不是有效的 ISO 8601 日期时间（如 2025-10-01T08:30:00+08:00）")
+    description = (form.get("description") or "").strip()
+    if not description:
+        errors.append("缺少 description 参数")
+    elif len(description) > MAX_DESCRIPTION:
+        errors.append(f"description 不能超过{MAX_DESCRIPTION}个字符")
+    email = (form.get("email") or "").strip()
+    if email:
+        try:
+            EmailValidator()(email)
+        except ValidationError:
+            errors.append("email 格式不正确")
+    media_url = (form.get("media_url") or "").strip()
+    if media_url:
+        try:
+            if len(media_url) > 500:
+                raise ValidationError("too long")
+            URLValidator(schemes=["http", "https"])(media_url)
+        except ValidationError:
+            errors.append("media_url 应为 http(s) 网址，且不超过500个字符")
+    if errors:
+        raise Open311Errors(errors)
+    assert when is not None
+    unknown = NotFound(f"service_request_id “{code[:32]}” 不存在", code="not_found")
+    found = selectors.request_find(code)
+    if found is None or not _owned_by(found, api_key):
+        raise unknown  # another client's request: the same answer as an unknown one
+    fingerprint = hashlib.sha256(
+        repr((status, when.isoformat(), description, email.lower(), media_url)).encode()
+    ).hexdigest()
+    with transaction.atomic():
+        # The event's row lock makes a concurrent twin of this update wait, then find the first one.
+        event = Event.objects.select_for_update().select_related("status").get(pk=found.pk)
+        mine = TimelineEntry.objects.filter(
+            event=event, action=UPDATE_ACTION, data__open311__api_key_id=api_key.pk
+        )
+        if ref:
+            earlier = mine.filter(data__open311__update_id=ref).order_by("pk").first()
+        else:
+            since = timezone.now() - SAME_BODY_WINDOW
+            earlier = mine.filter(data__open311__fp=fingerprint, at__gte=since).order_by("pk").first()
+        if earlier is not None:
+            return UpdateSubmitted(entry=earlier, created=False)
+        claim = status
+        entry = event_services.timeline_append(
+            event=event,
+            actor=None,
+            action=UPDATE_ACTION,
+            note=description,
+            public=True,
+            data={
+                "open311": {
+                    "api_key_id": api_key.pk,
+                    "client": api_key.name,
+                    "update_id": ref,
+                    "status": claim,
+                    "updated_datetime": when.isoformat(),
+                    "media_url": media_url,
+                    "email_hash": crypto.digest(email.lower()) if email else "",
+                    "fp": fingerprint,
+                }
+            },
+        )
+        audit_record(
+            actor=None,
+            action="open311.request_update",
+            obj=event,
+            after={"client": api_key.name, "status": claim, "entry": entry.pk},
+        )
+        _notify_handler(event, entry, claim)
+    return UpdateSubmitted(entry=entry, created=True)
+
+
+def _notify_handler(event: Event, entry: TimelineEntry, claim: str) -> None:
+    """Tell whoever handles the event (after commit) that the reporter wrote back; a claim that
+    contradicts the event's status is said so."""
+    closed = event.status.is_closed
+    if claim == "OPEN" and closed:
+        subject = f"事件 {event.tracking_code} 已办结，但上报人反映问题仍未解决，请核实"
+    elif claim == "CLOSED" and not closed:
+        subject = f"事件 {event.tracking_code} 的上报人表示问题已解决，请核实后办结"
+    else:
+        subject = f"事件 {event.tracking_code} 的上报人补充了情况"
+    recipients = handler_users(event)
+    if not recipients:
+        return  # not yet dispatched: the entry waits on the timeline for whoever accepts the event
+    queued = event_notify.notification_queue(
+        kind="reporter_update",
+        key=f"reporter_update:{entry.pk}",
+        subject=subject,
+        event=event,
+        recipients=recipients,
+    )
+    if queued:
+        event_notify.notifications_send_on_commit()

@@ -2,7 +2,7 @@
 and content types, outside the /api/v1/ conventions and the OpenAPI schema; see docs in each view).
 
 Every resource ends in .xml or .json; any other extension, unknown path or id is a 404 error document.
-GET methods are public; POST requests needs an api_key (403 otherwise). Errors are the spec's list of
+GET methods are public; POST requests and POST servicerequestupdates need an api_key (403 otherwise). Errors are the spec's list of
 {code, description} with the HTTP status as code.
 """
 
@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.urls import resolve, reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
@@ -25,7 +26,7 @@ from . import selectors, services
 from .formats import FORMATS, render, render_errors
 
 SPEC_URL = "http://wiki.open311.org/GeoReport_v2"
-CHANGESET = "2025-10-01T00:00:00+08:00"  # when this implementation's interface last changed
+CHANGESET = "2026-12-07T00:00:00+08:00"  # when this implementation's interface last changed
 MAX_SPAN = timedelta(days=90)
 
 View = Callable[..., HttpResponse]
@@ -75,6 +76,15 @@ def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
     return render_errors(fmt, 404, ["请求的资源不存在"])
 
 
+@csrf_exempt
+def extra_slashes(request: HttpRequest, rest: str) -> HttpResponse:
+    """…/v2//services.xml (a client appending "/services.xml" to a slash-terminated endpoint URL): the
+    resource without the extra slashes, answered in place (no redirect: a POST would lose its body)."""
+    base = request.path_info[: len(request.path_info) - len(rest)].rstrip("/")
+    match = resolve(f"{base}/{rest.lstrip('/')}")
+    return match.func(request, *match.args, **match.kwargs)
+
+
 @open311("GET", jurisdiction=False)
 def discovery(request: HttpRequest, fmt: str) -> HttpResponse:
     """Service discovery: where the GeoReport v2 endpoint is and which formats it speaks."""
@@ -85,7 +95,10 @@ def discovery(request: HttpRequest, fmt: str) -> HttpResponse:
         "endpoints": [
             {
                 "specification": SPEC_URL,
-                "url": request.build_absolute_uri("/open311/v2/"),
+                # Without the trailing slash: clients append "/services.xml" and the like (urls.py).
+                "url": request.build_absolute_uri(reverse("open311-discovery", args=["xml"])).rsplit("/", 1)[
+                    0
+                ],
                 "changeset": CHANGESET,
                 "type": "production",
                 "formats": ["text/xml", "application/json"],
@@ -216,9 +229,37 @@ def token_detail(request: HttpRequest, fmt: str, token: str) -> HttpResponse:
     return render(fmt, "service_requests", [{"service_request_id": event.tracking_code, "token": token}])
 
 
-@open311("GET")
+@csrf_exempt
 def request_updates(request: HttpRequest, fmt: str) -> HttpResponse:
-    """mySociety extension GET servicerequestupdates: public timeline steps in [start_date, end_date]
-    (default: the last 24 hours; at most 90 days), oldest first, ≤1000."""
+    """servicerequestupdates.{fmt} (mySociety extension): GET lists updates, POST adds one."""
+    if fmt in FORMATS and request.method not in ("GET", "HEAD", "POST"):
+        response = render_errors(fmt, 405, [f"该资源不支持 {request.method} 请求"])
+        response["Allow"] = "GET, POST"
+        return response
+    if request.method == "POST":
+        return _update_create(request, fmt=fmt)
+    return _updates_search(request, fmt=fmt)
+
+
+@open311("GET")
+def _updates_search(request: HttpRequest, fmt: str) -> HttpResponse:
+    """GET servicerequestupdates: public timeline steps in [start_date, end_date] (default: the last 24
+    hours; at most 90 days), oldest first, ≤1000."""
     start, end = _window(request, timedelta(days=1))
-    return render(fmt, "service_requests_updates", selectors.updates_query(start=start, end=end))
+    return render(fmt, "service_request_updates", selectors.updates_query(start=start, end=end))
+
+
+@open311("POST")
+def _update_create(request: HttpRequest, fmt: str) -> HttpResponse:
+    """POST servicerequestupdates (form-encoded, api_key required): service_request_id, update_id (the
+    client's own id of the update; a retry with it is recorded once), updated_datetime, status
+    (OPEN/CLOSED), description, email/first_name/last_name, media_url. Only on a request this api_key
+    submitted (any other is 404). Answers [{update_id}] (ours): 201 when recorded now, 200 for a retry.
+    The update is recorded and the handler told; the request's status does not change by it."""
+    api_key = selectors.api_key_find(request.POST.get("api_key"))
+    if api_key is None:
+        missing = not (request.POST.get("api_key") or "").strip()
+        return render_errors(fmt, 403, ["缺少 api_key" if missing else "api_key 无效或已停用"])
+    done = services.request_update_submit(api_key=api_key, form=request.POST)
+    body = [{"update_id": str(done.entry.pk)}]
+    return render(fmt, "service_request_updates", body, status=201 if done.created else 200)

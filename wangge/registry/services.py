@@ -57,6 +57,8 @@ UNSET: Any = _Unset()
 
 REVEALABLE_FIELDS = ("id_number", "phone", "health_notes")
 REVEAL_REASON_MIN = 4
+# The audit row keeps the reason whole (AuditEntry.reason holds 500): a longer one is refused, not cut.
+REVEAL_REASON_MAX = 500
 _EDIT_DENIED = "没有维护人房信息的权限"
 
 
@@ -494,6 +496,10 @@ def resident_reveal(*, actor: Any, resident: Resident, field: str, reason: str) 
     reason = (reason or "").strip()
     if len(reason) < REVEAL_REASON_MIN:
         raise InvalidInput(f"请填写查看理由（至少{REVEAL_REASON_MIN}个字）", code="reason_required")
+    if len(reason) > REVEAL_REASON_MAX:
+        raise InvalidInput(
+            f"查看理由不能超过{REVEAL_REASON_MAX}字（现在{len(reason)}字）", code="reason_too_long"
+        )
     value = decrypt(getattr(resident, f"{field}_enc"))
     with transaction.atomic():
         audit_record(

@@ -48,11 +48,11 @@ def test_anonymous_is_sent_to_login(client: Client) -> None:
         assert resp.url.startswith(reverse("login")), name
 
 
-@pytest.mark.parametrize("who", ["member1", "resident1"])
-def test_home_sends_members_and_residents_to_their_page(world: Any, who: str) -> None:
+@pytest.mark.parametrize(("who", "home"), [("member1", "me"), ("resident1", "my-reports")])
+def test_home_sends_members_and_residents_to_their_page(world: Any, who: str, home: str) -> None:
     c = client_for(getattr(world.users, who))
     resp = c.get(reverse("home"))
-    assert resp.status_code == 302 and resp.url == reverse("me")
+    assert resp.status_code == 302 and resp.url == reverse(home)  # a resident: 我的上报
     resp = c.get(reverse("me"))
     assert resp.status_code == 200
     html = resp.content.decode()
@@ -62,10 +62,15 @@ def test_home_sends_members_and_residents_to_their_page(world: Any, who: str) ->
     assert reverse("audit-list") not in html
 
 
-@pytest.mark.parametrize("who", ["admin", "street1", "community1", "grid1", "dept1"])
+@pytest.mark.parametrize("who", ["admin", "street1", "community1", "grid1"])
 def test_home_sends_staff_to_map(world: Any, who: str) -> None:
     resp = client_for(getattr(world.users, who)).get(reverse("home"))
     assert resp.status_code == 302 and resp.url == reverse("map")
+
+
+def test_home_sends_a_department_handler_to_their_queue(world: Any) -> None:
+    resp = client_for(world.users.dept1).get(reverse("home"))
+    assert resp.status_code == 302 and resp.url == reverse("event-tasks")
 
 
 def test_base_shows_user_role_territory_and_nav(world: Any) -> None:

@@ -42,6 +42,9 @@ PUBLIC = [
 CREATES = [
     (r"^report/$", "post"),  # 我要说
     (r"^open311/v2/\^requests", "post"),  # Open311 POST requests (refused without an api_key anyway)
+    # mySociety POST servicerequestupdates: with an api_key, a timeline entry (and audit, notification
+    # rows) on a request that key submitted; without one it is refused and writes nothing.
+    (r"^open311/v2/\^servicerequestupdates", "post"),
 ]
 # Rows a refused sign-in may add: django-axes records failed attempts to throttle guessing.
 SIGN_IN = [r"^login/$", r"^api/v1/auth/token/$", r"^admin/login/$"]

@@ -489,6 +489,8 @@ def param_values(h: Hostile, route: Route, name: str, *, own: bool = True) -> li
         "token": [event.tracking_code],
         "fmt": ["json", "xml"],
         "rest": ["nothing-here"],
+        # A classifier training task: an id no task has (the route answers only the district admin).
+        "task_id": ["00000000-0000-0000-0000-000000000000"],
     }
     if route.pattern.startswith("open311/") and name == "code":
         from wangge.events.models import Category

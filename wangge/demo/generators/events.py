@@ -372,7 +372,7 @@ class World:
 def _actor(user: Any, name: str = "") -> dict[str, Any]:
     """Timeline actor fields, as common.actor_fields (a unit without accounts acts by its name)."""
     if user is not None:
-        return {"actor": user, "actor_name": user.get_username(), "actor_role": user.role}
+        return {"actor": user, "actor_name": str(user)[:150], "actor_role": user.role}
     return {"actor": None, "actor_name": name or "system", "actor_role": ""}
 
 

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("wangge.events.api.urls_devices")),
     path("", include("wangge.events.api.urls_triage")),
     path("", include("wangge.events.api.urls_hotline")),
+    path("", include("wangge.events.api.urls_history")),
 ]

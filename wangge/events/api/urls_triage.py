@@ -21,5 +21,10 @@ urlpatterns = [
     ),
     path("classifier/", v.ClassifierView.as_view(), name="api-classifier"),
     path("classifier/train/", v.ClassifierTrainView.as_view(), name="api-classifier-train"),
+    path(
+        "classifier/train/<str:task_id>/",
+        v.ClassifierTrainStatusView.as_view(),
+        name="api-classifier-train-status",
+    ),
     path("classify/", v.ClassifyView.as_view(), name="api-classify"),
 ]

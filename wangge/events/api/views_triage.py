@@ -106,6 +106,14 @@ class ClassifierStatus(serializers.Serializer):
 class TrainRequest(serializers.Serializer):
     min_samples_per_class = serializers.IntegerField(required=False, default=5, min_value=2, max_value=1000)
     folds = serializers.IntegerField(required=False, default=5, min_value=2, max_value=20)
+    target_precision = serializers.FloatField(required=False, default=0.97, min_value=0.5, max_value=0.999)
+
+
+class TrainStatus(serializers.Serializer):
+    task_id = serializers.CharField()
+    status = serializers.CharField()
+    progress = serializers.DictField(allow_null=True)
+    result = serializers.DictField(allow_null=True)
 
 
 class PartyWrite(serializers.Serializer):
@@ -218,17 +226,26 @@ class ClassifierView(APIView):
 
 class ClassifierTrainView(APIView):
     @extend_schema(
-        summary="训练分类模型",
-        description="用本辖区已结案事件训练并启用新模型，返回交叉验证准确率；数据不足时返回 400 "
-        "insufficient_training_data（区级管理员）。",
+        summary="训练分类模型（后台）",
+        description="检查数据后交给后台任务训练并启用新模型，返回 202 和 task_id，用 GET "
+        "classifier/train/{task_id}/ 查看进度和结果（准确率、各分类召回率、准确率/覆盖率曲线、建议阈值）；"
+        "数据不足时立即返回 400 insufficient_training_data（区级管理员）。",
         request=TrainRequest,
-        responses={201: VersionRow},
+        responses={202: TrainStatus},
     )
     def post(self, request: Request) -> Response:
         require_district_admin(request.user)
         data = validated(TrainRequest, request)
-        version = classifier.classifier_train(actor=request.user, **data)
-        return Response(VersionRow(version).data, status=status.HTTP_201_CREATED)
+        task_id = classifier.classifier_train_enqueue(actor=request.user, **data)
+        body = {"task_id": task_id, "status": "READY", "progress": None, "result": None}
+        return Response(TrainStatus(body).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ClassifierTrainStatusView(APIView):
+    @extend_schema(summary="分类模型训练进度", responses=TrainStatus)
+    def get(self, request: Request, task_id: str) -> Response:
+        body = classifier.classifier_train_status(actor=request.user, task_id=task_id)
+        return Response(TrainStatus(body).data)
 
 
 class ClassifyView(APIView):

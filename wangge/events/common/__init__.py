@@ -17,6 +17,7 @@ from . import (
 from .access import (
     check_version,
     co_handler_ids,
+    entry_office,
     event_load,
     event_scope_path,
     handling_unit_ids,
@@ -73,6 +74,7 @@ from .reporter import (
 )
 from .rules import (
     supervisor_roles,
+    verify_roles,
     whistle_roles,
 )
 from .stageclock import (
@@ -126,6 +128,7 @@ __all__ = [
     "close_clock",
     "constants",
     "edge_kind",
+    "entry_office",
     "event_actions",
     "event_load",
     "files_remove",
@@ -163,6 +166,7 @@ __all__ = [
     "timeline_append",
     "unit_ids",
     "visibility",
+    "verify_roles",
     "visible_among",
     "whistle_roles",
 ]

@@ -50,6 +50,19 @@ def may_act(actor: Any, event: Event) -> bool:
     return path_in_scope(actor, event.path)
 
 
+def entry_office(actor: Any) -> tuple[str, str]:
+    """(path, level) of the territory node of the staff account entering a report (hotline, walk-in,
+    patrol, API), or ("", "") for anyone else. A report that cannot be located to a grid keeps this as
+    its path and level, so it waits in the entering office's own triage queue (seen by that office and
+    the levels above it) instead of going to the district; it still needs triage (no grid)."""
+    if actor is None or getattr(actor, "role", "") not in STAFF_ROLES:
+        return "", ""
+    territory = getattr(actor, "territory", None)
+    if territory is None:
+        return "", ""
+    return str(territory.code), str(territory.level)
+
+
 def event_load(event_id: Any, actor: Any, *, check_scope: bool = True) -> Event:
     try:
         pk = int(event_id)

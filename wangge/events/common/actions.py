@@ -7,8 +7,8 @@ calls `action_require` for its key, so what is offered is exactly what is accept
   (`edge_kind`), filtered by the edge's roles (empty: anyone the action's "who" admits);
 - plus the actions that are not one edge, with their conditions (see `_extra`).
 
-Who (besides the edge roles; a superuser may do everything the state allows; `user=None` is the system
-and passes every "who" test, never a "when" test):
+Who (besides the edge roles; a superuser may do everything the state allows, except verify work they
+handled; `user=None` is the system and passes every "who" test, never a "when" test):
 
 =============  =======================================================  ==========================================
 action         who                                                      when
@@ -18,7 +18,12 @@ reject         staff                                                    an edge 
 dispatch       staff                                                    an edge → 已派遣
 feedback       anyone who may act on the event (handler, co-handler,    an edge → 已处置; at 已派遣 also when 签收 then
                staff in scope)                                          处置反馈 are both edges (the service signs first)
-verify         staff                                                    已处置/核查中 with an edge → 已结案 or → 处置中
+verify         verifier roles (`rules.verify_roles()`) and superusers   已处置/核查中 with an edge → 已结案 or → 处置中
+               who may act on the event; never the handler
+               (handler_user, a member of handler_unit or of a
+               summoned unit, a co-handler) nor whoever gave the
+               latest feedback (the reporter verifies on the
+               tracking page: `closure.event_verify_by_reporter`)
 reopen         staff                                                    已结案/已评价 with an edge → 处置中, within
                                                                         WANGGE_REOPEN_DAYS of closing
 escalate       anyone who may act on the event                          open, past 待受理, below the district level,
@@ -49,10 +54,10 @@ from django.utils.translation import gettext_noop
 
 from wangge.core.errors import Conflict, Forbidden, ServiceError
 
-from ..models import Event, ExtensionRequest, Level, SosWatch, Status, Transition
-from .access import check_version, is_co_handler, is_staff, sos_may_acknowledge, sos_visible
+from ..models import Event, ExtensionRequest, Level, SosWatch, Status, TimelineEntry, Transition
+from .access import check_version, is_co_handler, is_handler, is_staff, sos_may_acknowledge, sos_visible
 from .access import may_act as access_may_act
-from .rules import supervisor_roles, whistle_roles
+from .rules import supervisor_roles, verify_roles, whistle_roles
 
 EXTRA_KEYS = ("feedback", "reassign", "escalate", "whistle", "extension")
 # Keys that name a service of their own (the rest of the graph is "transition:<target>").
@@ -152,6 +157,22 @@ class _Ctx:
         return is_co_handler(self.user, self.event)
 
     @cached_property
+    def did_the_work(self) -> bool:
+        """The handler (handler_user, a member of handler_unit or of a unit a whistle summoned), a
+        co-handler, or whoever gave the latest feedback (处置反馈; a staff member may give it too)."""
+        if self.system:
+            return False
+        if is_handler(self.user, self.event) or is_co_handler(self.user, self.event):
+            return True
+        fed_back = (
+            TimelineEntry.objects.filter(event_id=self.event.pk, action="feedback")
+            .order_by("-at", "-id")
+            .values_list("actor_id", flat=True)
+            .first()
+        )
+        return fed_back is not None and fed_back == self.user.pk
+
+    @cached_property
     def staff(self) -> bool:
         return self.system or (self.may_act and is_staff(self.user))
 
@@ -188,8 +209,19 @@ def _accept(ctx: _Ctx, key: str) -> EventAction:
     if not ctx.staff:
         raise _not_allowed()
     kind = key
-    verb = {"accept": "受理", "reject": "不予受理", "dispatch": "派遣", "verify": "核查"}[kind]
+    verb = {"accept": "受理", "reject": "不予受理", "dispatch": "派遣"}[kind]
     return _edge_action(ctx, key, kind, ctx.edges_of(kind), verb)
+
+
+def _verify(ctx: _Ctx, key: str) -> EventAction:
+    """核查 is done by someone other than who did the work: a role the city lets verify (seeded: grid
+    worker, community, street and district staff; so the grid's worker verifies a department's work)."""
+    if not ctx.system:
+        if not (ctx.may_act and (ctx.superuser or ctx.role in verify_roles())):
+            raise _not_allowed()
+        if ctx.did_the_work:
+            raise Forbidden("处置人员不能核查自己的处置结果", code="action_not_allowed")
+    return _edge_action(ctx, key, "verify", ctx.edges_of("verify"), "核查")
 
 
 def _reopen(ctx: _Ctx, key: str) -> EventAction:
@@ -313,7 +345,7 @@ _RULES = {
     "accept": _accept,
     "reject": _accept,
     "dispatch": _accept,
-    "verify": _accept,
+    "verify": _verify,
     "reopen": _reopen,
     "feedback": _feedback,
     "escalate": _escalate,

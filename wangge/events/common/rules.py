@@ -1,6 +1,6 @@
 """City rules that are rows (issue 17; seeded by migration 0009, edited in the admin): the words that make
-triage propose 特急/紧急 (`UrgencyWord`), and which roles may blow the whistle (吹哨) or supervise (督办,
-reassigning, deciding pending matters) (`EventRoleRule`).
+triage propose 特急/紧急 (`UrgencyWord`), and which roles may blow the whistle (吹哨), supervise (督办,
+reassigning, deciding pending matters) or verify others' work (核查; migration 0011) (`EventRoleRule`).
 
 They are read together and kept exactly as long as this process's reference data (`reference.reference()`):
 a change saved here is seen at once (the signals below drop the reference copy, and these with it), another
@@ -24,6 +24,7 @@ class CityRules:
     urgency: dict[str, tuple[str, ...]]  # level (critical, urgent, ignore) → active words, lower-cased
     whistle: frozenset[str]
     supervise: frozenset[str]
+    verify: frozenset[str]
 
 
 _lock = threading.Lock()
@@ -38,12 +39,13 @@ def _load(source: Reference) -> CityRules:
             urgency[level].append(word)
     # Longest ignore words first: a longer one (消火栓) goes before a shorter one inside it could match.
     urgency[UrgencyWordLevel.IGNORE].sort(key=lambda w: (-len(w), w))
-    roles = list(EventRoleRule.objects.values_list("role", "may_whistle", "supervises"))
+    roles = list(EventRoleRule.objects.values_list("role", "may_whistle", "supervises", "may_verify"))
     return CityRules(
         source=source,
         urgency={level: tuple(words) for level, words in urgency.items()},
-        whistle=frozenset(role for role, whistle, _ in roles if whistle),
-        supervise=frozenset(role for role, _, supervises in roles if supervises),
+        whistle=frozenset(role for role, whistle, _, _ in roles if whistle),
+        supervise=frozenset(role for role, _, supervises, _ in roles if supervises),
+        verify=frozenset(role for role, _, _, verifies in roles if verifies),
     )
 
 
@@ -75,6 +77,11 @@ def whistle_roles() -> frozenset[str]:
 def supervisor_roles() -> frozenset[str]:
     """Roles that supervise the event loop (督办 notices, reassigning, deciding pending matters)."""
     return city_rules().supervise
+
+
+def verify_roles() -> frozenset[str]:
+    """Roles that may verify (核查) an event's handling, never their own (`actions`); a superuser may too."""
+    return city_rules().verify
 
 
 # Connected here, not in reference.py: every process that serves events imports `common` (the facade, the

@@ -11,8 +11,11 @@ from ..models import (
 
 
 def actor_fields(actor: Any) -> dict[str, Any]:
+    """Who took a step. `actor_name` is the person's name as the page header shows it (display name, else
+    the login name), kept as it was when they acted; the account itself is the `actor` link."""
     if actor is not None and getattr(actor, "is_authenticated", False):
-        return {"actor": actor, "actor_name": actor.get_username(), "actor_role": getattr(actor, "role", "")}
+        name = str(actor)[:150]
+        return {"actor": actor, "actor_name": name, "actor_role": getattr(actor, "role", "")}
     return {"actor": None, "actor_name": "system", "actor_role": ""}
 
 

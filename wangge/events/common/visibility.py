@@ -28,6 +28,10 @@ def seen_by_columns(user: Any, event: Event) -> bool | None:
     if getattr(user, "is_superuser", False) or event.handler_user_id == user.pk:
         return True
     if getattr(user, "role", "") in STAFF_ROLES:
+        # Whoever entered the report (a hotline operator, a walk-in desk, a patrol) may always see it,
+        # wherever it was located; what they may do with it is still the action catalogue's.
+        if event.reporter_user_id == user.pk:
+            return True
         if event.path and path_in_scope(user, event.path):
             return True
         territory = getattr(user, "territory", None)
@@ -63,7 +67,15 @@ def visible_among(
     named = Q(pk__in=ids) | Q(tracking_code__in=codes)
     if merged_into:
         named |= Q(master_id=merged_into)
-    fields = ("pk", "tracking_code", "master_id", "path", "handler_user_id", "handler_unit_id")
+    fields = (
+        "pk",
+        "tracking_code",
+        "master_id",
+        "path",
+        "handler_user_id",
+        "handler_unit_id",
+        "reporter_user_id",
+    )
     named_events = list(Event.objects.filter(named).only(*fields))
     if getattr(user, "is_superuser", False):
         return named_events

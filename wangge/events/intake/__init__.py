@@ -1,7 +1,7 @@
 """Intake from every channel: one report (REST, pages, Open311), batches and the 12345 hotline import,
-MQTT devices; idempotency and replays by client keys."""
+MQTT devices; idempotency and replays by client keys; the import of an older system's closed cases."""
 
-from . import batch, hotline, mqtt, report
+from . import batch, history, hotline, mqtt, report
 from .batch import (
     BATCH_SIZE,
     MAX_ITEMS,
@@ -10,6 +10,7 @@ from .batch import (
     event_intake_many,
     event_intake_one,
 )
+from .history import HISTORY, HistoryResult, history_import, history_template
 from .hotline import (
     HOTLINE,
     MAX_KEPT_ERRORS,
@@ -60,6 +61,8 @@ __all__ = [
     "Broker",
     "EventInput",
     "HEARTBEAT_TYPES",
+    "HISTORY",
+    "HistoryResult",
     "HOTLINE",
     "HotlineResult",
     "IntakeOutcome",
@@ -79,6 +82,9 @@ __all__ = [
     "event_intake_one",
     "event_new",
     "event_photos_add",
+    "history",
+    "history_import",
+    "history_template",
     "hotline",
     "hotline_import",
     "hotline_template",

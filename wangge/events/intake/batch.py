@@ -32,10 +32,10 @@ from wangge.territory.locator import locate_points
 from wangge.territory.models import Building, Territory
 
 from ..common import actor_fields, clock_fields
-from ..models import Category, Event, StageDeadline, TimelineEntry
+from ..models import Category, Event, Level, StageDeadline, TimelineEntry
 from ..reference import Reference, reference
 from ..sos import sos_watch_critical, sos_watch_wanted
-from ..triage import classify_texts, dedupe, event_triage, locate, propose_urgency
+from ..triage import classify_texts, dedupe, event_text, event_triage, locate, propose_urgency
 from .report import (
     EventInput,
     event_create,
@@ -296,10 +296,9 @@ def _prefetched(event: Event, **rows: list[Any]) -> None:
 def _triage(pending: list[_Pending], ref: Reference, now: datetime) -> None:
     """`services.event_triage` for a batch, before anything is written."""
     _locate_all(pending)
-    texts = [f"{p.event.title}\n{p.event.description}" for p in pending]
-    for p, (suggested, confidence) in zip(pending, classify_texts(texts), strict=True):
+    texts = [event_text(p.event.title, p.event.description) for p in pending]  # as in training
+    for p, text, (suggested, confidence) in zip(pending, texts, classify_texts(texts), strict=True):
         e = p.event
-        text = f"{e.title}\n{e.description}"
         e.urgency = propose_urgency(text, e.urgency, e.category or suggested)
         if e.category is None and suggested is not None and confidence >= ref.threshold:
             e.category = ref.by_pk.get(suggested.pk, suggested)
@@ -367,7 +366,10 @@ def _locate_all(pending: list[_Pending]) -> None:
     grids = rows_by_pk(Territory, {p.event.grid_id for p in pending if p.event.grid_id})
     for p in pending:
         grid = grids.get(p.event.grid_id) if p.event.grid_id else None
-        p.event.grid, p.event.path = grid, grid.code if grid is not None else ""
+        p.event.grid = grid
+        if grid is not None:
+            p.event.path, p.event.level = grid.code, Level.GRID
+        # Not located: the path and level `event_new` gave it (the entering office's, or none).
 
 
 def _find_duplicates(pending: list[_Pending], now: datetime) -> None:

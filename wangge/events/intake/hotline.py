@@ -88,6 +88,7 @@ _CODE_COLUMN = {
     "description_too_long": "content",
     "location_required": "address",
     "invalid_location": "lng",
+    "outside_jurisdiction": "lng",  # a point in no grid of this installation
     "invalid_category": "category",
     "duplicate_key": "order_no",  # a work order of an event the importer may not see
 }

@@ -16,10 +16,12 @@ from wangge.audit.services import audit_record
 from wangge.core import crypto
 from wangge.core.db.queries import one_or_none
 from wangge.core.errors import Conflict, InvalidInput, NotFound
+from wangge.territory.locator import grid_index
 from wangge.territory.models import Building
 
 from ..common import (
     clock_fields,
+    entry_office,
     event_load,
     files_remove,
     may_act,
@@ -36,9 +38,11 @@ from ..models import (
     Channel,
     Event,
     EventType,
+    Level,
     Status,
     Urgency,
 )
+from ..triage import locate
 
 _ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O/1/I: read over the phone
 
@@ -107,7 +111,33 @@ def validate_input(data: EventInput, categories: dict[str, Category] | None = No
             category = Category.objects.filter(code=data.category_code, active=True).first()
         if category is None:
             raise InvalidInput("事件分类不存在", code="invalid_category")
+    check_jurisdiction(data)
     return category
+
+
+# A device's alarm or a call for help (and any report sent as 特急) is never turned away for its position:
+# a wrong fix must still reach a person, through triage. Closed cases of an older system are history.
+_NEVER_OUTSIDE = frozenset({Channel.SOS, Channel.SENSOR, Channel.HISTORY})
+OUTSIDE_MESSAGE = "该位置不在本系统辖区内，请核对地图选点，或填写本辖区内的地址"
+
+
+def check_jurisdiction(data: EventInput) -> None:
+    """Refuse a report whose point lies outside every grid, unless its building or address places it
+    in one (same precedence as triage's `locate`). Without a point nothing is refused: an address-only
+    report goes to triage. Nor before any grid boundary is drawn: there is no jurisdiction yet to be
+    outside of. Every channel's intake passes here (`validate_input`); a batch or 12345 import gets it
+    as that row's error."""
+    if data.lat is None or data.lng is None or data.channel in _NEVER_OUTSIDE:
+        return
+    if data.urgency == Urgency.CRITICAL:
+        return  # 特急 as sent (e.g. a 12345 order about a gas leak): to the district queue and the SOS watch
+    index = grid_index()
+    if len(index) == 0 or index.locate(data.lng, data.lat) is not None:
+        return
+    # Rare (a point outside): only now the building and the address are looked up.
+    grid, _, _ = locate(Event(building_id=data.building_id, address=data.address or ""))
+    if grid is None:
+        raise InvalidInput(OUTSIDE_MESSAGE, code="outside_jurisdiction")
 
 
 def _fingerprint(data: EventInput) -> str:
@@ -119,6 +149,9 @@ def _fingerprint(data: EventInput) -> str:
 def event_new(*, data: EventInput, category: Category | None, actor: Any, initial: Status) -> Event:
     """The unsaved Event a report becomes (single and batched intake); reporter contact encrypted."""
     name, phone = data.reporter_name.strip(), data.reporter_phone.strip()
+    # Until triage locates it to a grid, a report entered by staff belongs to their office (not to the
+    # district): the operator's office triages it, and the operator sees what they entered.
+    office_path, office_level = entry_office(actor)
     return Event(
         tracking_code=tracking_code_new(),
         title=(data.title or data.description).strip()[:60].strip(),
@@ -133,6 +166,8 @@ def event_new(*, data: EventInput, category: Category | None, actor: Any, initia
         lng=data.lng,
         address=data.address.strip()[:200],
         building_id=data.building_id,
+        path=office_path,
+        level=office_level or Level.GRID,
         anonymous=data.anonymous,
         reporter_name_enc="" if data.anonymous else crypto.encrypt(name),
         reporter_phone_enc="" if data.anonymous else crypto.encrypt(phone),

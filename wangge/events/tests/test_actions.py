@@ -178,6 +178,14 @@ def test_expected_table(world: Any, units: Any) -> None:
     assert keys(u.dept1, "handled") == {"transition:verifying", "extension"}
     assert keys(u.street1, "closed") == {"reopen"}
     assert keys(u.resident1, "handling") == set()
+    # 核查 of the department's work: the grid's worker and the staff above, never the department itself.
+    assert keys(u.grid1, "handled") == {"verify", "transition:verifying", "extension"}
+    assert keys(u.community1, "verifying") == {"verify", "whistle", "extension"}
+    assert "verify" not in keys(u.dept1, "verifying")
+    # The grid worker's own work (handler_user): community staff verify it, the grid worker may not.
+    own = make_event(world, start=start, status="handled", handler_user=u.grid1)
+    assert {a.key for a in event_actions(user=u.grid1, event=own)} == {"transition:verifying", "extension"}
+    assert "verify" in {a.key for a in event_actions(user=u.community1, event=own)}
 
 
 def test_a_grid_worker_may_not_reassign(world: Any, units: Any, api_for: Any) -> None:

@@ -285,7 +285,7 @@ def test_scope_per_role(world: Any, api_for: Any) -> None:
     r = grid2.post(f"/api/v1/events/{e.pk}/transitions/", {"target": "handling"}, format="json")
     assert r.status_code == 200 and r.json()["status"]["code"] == "handling"
     # an event not located yet: the district level only
-    lost = report(at=(30.0, 110.0), text="这里垃圾满了没人管")
+    lost = report(at=(None, None), address="无名路口", text="这里垃圾满了没人管")
     assert lost.path == "" and lost.needs_triage
     assert api_for(world.users.admin).get(f"/api/v1/events/{lost.pk}/").status_code == 200
     assert_error(api_for(world.users.street1).get(f"/api/v1/events/{lost.pk}/"), 404)
@@ -560,7 +560,7 @@ def test_one_event_visibility_agrees_with_the_list_filter(world: Any) -> None:
     street_unit = HandlingUnit.objects.create(name="街道城管中队", territory=world.s2, path=world.s2.code)
     street_unit.members.set([world.users.street2])
     in_g111, in_g112 = report(), report(at=G112, text="楼道里堆满了杂物")
-    lost = report(at=(30.0, 110.0), text="这里垃圾满了没人管")
+    lost = report(at=(None, None), address="无名路口", text="这里垃圾满了没人管")
     by_unit = report(text="占道经营的摊贩又来了")
     Event.objects.filter(pk=by_unit.pk).update(handler_unit=unit)
     by_user = report(text="噪音扰民，半夜装修")
@@ -583,7 +583,7 @@ def test_one_event_visibility_agrees_with_the_list_filter(world: Any) -> None:
     [
         ({}, ["report", "triage"]),
         ({"anonymous": True, "category": "0103", "event_type": "report"}, ["report", "triage"]),
-        ({"lat": 30.0, "lng": 110.0, "address": ""}, ["report", "triage"]),  # not located: district queue
+        ({"lat": None, "lng": None, "address": "无名路口"}, ["report", "triage"]),  # not located: district
         ({"description": "楼道里有老人晕倒了"}, ["report", "triage", "sos_start"]),  # 特急: SOS watch
     ],
 )

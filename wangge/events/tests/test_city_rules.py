@@ -63,9 +63,10 @@ def test_an_urgency_word_added_and_deactivated_in_the_admin_applies_without_a_re
 
 
 def test_an_ignore_word_and_a_deactivated_seed_word(world, boss):
-    assert report("傍晚天上一片火烧云，很好看").urgency == "critical"  # 火
-    UrgencyWord.objects.create(word="火烧云", level="ignore")
-    assert report("傍晚天上一片火烧云，很好看").urgency == "normal"
+    UrgencyWord.objects.create(word="塌方", level="critical")
+    assert report("网上看到一段塌方视频，想问问小区后山安全吗").urgency == "critical"
+    UrgencyWord.objects.create(word="塌方视频", level="ignore")
+    assert report("网上看到一段塌方视频，想问问小区后山安全吗").urgency == "normal"
     UrgencyWord.objects.filter(word="漏水").get().delete()
     assert report("楼上漏水到我家").urgency == "normal"
 
@@ -100,9 +101,9 @@ def test_a_role_made_whistler_may_blow_and_removed_may_not(world, unit, boss):
     event = make_event(world, start=at(2025, 9, 29, 9), handler_user=world.users.grid1)
     with pytest.raises(Forbidden):
         _blow(world, unit, event, world.users.grid1)
-    _admin_save(
-        boss, "eventrolerule", {"role": "grid_worker", "may_whistle": "on", "note": "试点：网格员吹哨"}
-    )
+    rule = EventRoleRule.objects.get(role="grid_worker")  # seeded by 0011 (核查), without the whistle
+    data = {"role": "grid_worker", "may_whistle": "on", "may_verify": "on", "note": "试点：网格员吹哨"}
+    _admin_save(boss, "eventrolerule", data, rule.pk)
     assert "grid_worker" in whistle_roles() and "grid_worker" not in supervisor_roles()
     assert _blow(world, unit, event, world.users.grid1).blown_by == world.users.grid1
     EventRoleRule.objects.filter(role="grid_worker").delete()

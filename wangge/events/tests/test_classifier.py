@@ -223,8 +223,7 @@ def test_too_little_data_is_refused():
 
 def _save_version(pipeline_texts: list[tuple[str, str]]) -> ClassifierVersion:
     """Write a model the way another process would (no in-process reset)."""
-    pipe = classifier._pipeline(4)
-    pipe.fit([t for t, _ in pipeline_texts], [c for _, c in pipeline_texts])
+    pipe = classifier.model_fit([t for t, _ in pipeline_texts], [c for _, c in pipeline_texts])
     buf = io.BytesIO()
     joblib.dump({"pipeline": pipe, "codes": sorted({c for _, c in pipeline_texts})}, buf)
     ClassifierVersion.objects.update(active=False)
@@ -292,7 +291,7 @@ def test_train_command_prints_accuracy():
 
 
 @pytest.mark.django_db
-def test_classifier_api(world, api_for):
+def test_classifier_api(world, api_for, monkeypatch):
     admin = api_for(world.users.admin)
     body = admin.get("/api/v1/classifier/").json()
     assert body["source"] == "keywords" and body["active"] is None and body["keyword_categories"] > 20
@@ -303,11 +302,29 @@ def test_classifier_api(world, api_for):
     assert_error(api_for(world.users.street1).post("/api/v1/classifier/train/", {}, format="json"), 403)
     assert_error(admin.post("/api/v1/classifier/train/", {"folds": 1}, format="json"), 400, "invalid")
     closed_events(8)
-    resp = admin.post("/api/v1/classifier/train/", {"folds": 4}, format="json")
-    assert resp.status_code == 201, resp.content
-    assert resp.json()["samples"] == 48 and resp.json()["active"] is True
+    # The request only enqueues (training outlived the server's timeout); the worker trains.
+    resp = admin.post("/api/v1/classifier/train/", {"folds": 4, "target_precision": 0.9}, format="json")
+    assert resp.status_code == 202, resp.content
+    task_id = resp.json()["task_id"]
+    assert not ClassifierVersion.objects.exists()
+    assert AuditEntry.objects.filter(action="classifier.train_enqueue").count() == 1
+    status_url = f"/api/v1/classifier/train/{task_id}/"
+    assert admin.get(status_url).json()["status"] == "READY"
+    assert_error(api_for(world.users.street1).get(status_url), 403)
+    assert_error(admin.get("/api/v1/classifier/train/not-a-task/"), 404, "not_found")
+    # The worker, in this process: it must not close the test's connection between tasks.
+    monkeypatch.setattr("django_tasks_db.management.commands.db_worker.close_old_connections", lambda: None)
+    call_command("db_worker", "--batch", "--no-startup-delay", stdout=io.StringIO(), stderr=io.StringIO())
+    body = admin.get(status_url).json()
+    assert body["status"] == "SUCCESSFUL", body
+    assert body["progress"]["step"] == "完成"
+    result = body["result"]
+    version = ClassifierVersion.objects.get(active=True)
+    assert result["ok"] and result["version"] == version.pk and result["samples"] == 48
+    assert set(result["per_class_recall"]) == set(TEMPLATES) and result["target_precision"] == 0.9
+    assert 0 < result["curve"][0]["coverage"] <= 1.0
     body = admin.get("/api/v1/classifier/").json()
-    assert body["source"] == "model" and body["active"]["cv_accuracy"] == resp.json()["cv_accuracy"]
+    assert body["source"] == "model" and body["active"]["cv_accuracy"] == result["cv_accuracy"]
     assert len(body["versions"]) == 1
 
 
@@ -335,3 +352,105 @@ def test_only_district_admins_train(world):
         assert err.value.code == "permission_denied"
     assert not ClassifierVersion.objects.exists()
     assert classifier_train(actor=world.users.admin).active
+
+
+# --- production (issue 18 C3, C4) ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_training_reports_recall_curve_and_suggested_threshold():
+    closed_events(12)
+    report = classifier_train(target_precision=0.9).report
+    assert set(report.per_class_recall) == set(TEMPLATES)
+    assert all(0.0 <= r <= 1.0 for r in report.per_class_recall.values())
+    coverage = [row["coverage"] for row in report.curve]
+    assert coverage == sorted(coverage, reverse=True) and coverage[0] == 1.0
+    chosen = next(r for r in report.curve if r["threshold"] == report.suggested_threshold)
+    assert chosen["precision"] >= 0.9
+    # Lower thresholds, where they exist, did not reach the target.
+    assert all(r["precision"] < 0.9 for r in report.curve if r["threshold"] < report.suggested_threshold)
+    with pytest.raises(InvalidInput) as err:
+        classifier_train(target_precision=1.0)
+    assert err.value.code == "invalid_target_precision"
+
+
+def test_precision_curve_and_threshold_choice():
+    curve = classifier.precision_curve([0.3, 0.5, 0.7, 0.9, 0.95], [False, False, True, True, True])
+    at = {r["threshold"]: r for r in curve}
+    assert at[0.2] == {"threshold": 0.2, "precision": 0.6, "coverage": 1.0}
+    assert at[0.5]["precision"] == pytest.approx(0.75) and at[0.6] == {
+        "threshold": 0.6,
+        "precision": 1.0,
+        "coverage": 0.6,
+    }
+    assert at[0.99]["coverage"] == 0.0
+    assert classifier.suggest_threshold(curve, 0.97) == 0.55
+    assert classifier.suggest_threshold(classifier.precision_curve([0.9], [False]), 0.97) is None
+
+
+@pytest.mark.django_db
+def test_model_file_is_small_and_confidence_is_calibrated():
+    closed_events(12)
+    version = classifier_train()
+    bundle = joblib.load(version.file.path)
+    tfidf = bundle["pipeline"].named_steps["tfidf"]
+    # Only the kept n-grams are stored, nothing pruned rides along (stop_words_ held every rare n-gram).
+    assert len(tfidf.vocabulary_) <= classifier.MAX_FEATURES and not getattr(tfidf, "stop_words_", None)
+    svms = [c.estimator for c in bundle["pipeline"].named_steps["clf"].calibrated_classifiers_]
+    assert len(svms) == 1 and svms[0].coef_.dtype == "float32"
+    assert bundle["calibrator"] is not None
+    with open(version.file.path, "rb") as fh:
+        assert fh.read(1) == b"x"  # a zlib stream (joblib compress=3), not a raw pickle (0x80)
+    cat, conf = classify_text("楼下烧烤摊油烟太大了，熏得受不了")
+    assert cat.code == "0103" and 0.0 <= conf <= 1.0
+
+
+@pytest.mark.django_db
+def test_live_text_is_the_training_text():
+    """An auto-titled report (title = start of the description) is classified on the description alone,
+    as its closed twin was trained (it used to be title + newline + description live)."""
+    from wangge.events.triage import event_text
+
+    text = "小区门口的烧烤店每天晚上油烟很大，呛得开不了窗"
+    assert event_text(text[:10], text) == text
+    assert event_text("油烟投诉", text) == f"油烟投诉 {text}"
+    closed_events(10, codes=["0103", "0702"])
+    classifier_train()
+    seen: list[str] = []
+    real = classifier._predict
+
+    def spy(loaded: Any, texts: list[str]) -> Any:
+        seen.extend(texts)
+        return real(loaded, texts)
+
+    import wangge.events.triage.classifier as mod
+
+    mod._predict = spy  # type: ignore[assignment]
+    try:
+        from wangge.events.triage.decision import event_triage
+
+        closed = Status.objects.get(code="closed")
+        pending = Status.objects.filter(is_initial=True).first()
+        e = Event.objects.create(
+            tracking_code="LIVE1", title=text[:60], description=text, channel="api", status=pending or closed
+        )
+        event_triage(event_id=e.pk)
+    finally:
+        mod._predict = real  # type: ignore[assignment]
+    assert seen == [text]
+
+
+@pytest.mark.django_db
+def test_warm_loads_the_model_before_any_request(monkeypatch):
+    assert classifier.classifier_warm() is None  # no model yet: keywords, nothing to load
+    closed_events(10, codes=["0103", "0702"])
+    version = classifier_train()
+    classifier_reset()
+    assert classifier.classifier_warm() == version.pk
+    loads: list[str] = []
+    monkeypatch.setattr(classifier, "_load", lambda name: loads.append(name))
+    classify_text("烧烤店油烟很大")
+    assert loads == []  # the request found the model loaded
+    classifier_reset()
+    monkeypatch.setattr(classifier, "_active_version", lambda: 1 / 0)
+    assert classifier.classifier_warm() is None  # a database not ready does not stop the server

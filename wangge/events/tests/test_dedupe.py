@@ -89,7 +89,7 @@ def every_rule(world: Any) -> dict[str, Event]:
         near_other_text=make_event(world, "饭店排烟管对着我家", east_m=-60),
         suggested_only=make_event(world, "烧烤油烟呛人", north_m=-20, category=None, suggested="0103"),
         same_address=make_event(world, "幸福路1号楼下油烟", point=False, address="幸福路1号"),
-        far=make_event(world, "小区门口烧烤店油烟很大", north_m=400),
+        far=make_event(world, "小区门口烧烤店油烟很大", east_m=400),  # next grid (outside all: refused)
         just_outside=make_event(world, "小区门口烧烤店油烟很大", north_m=105),
         other_category=make_event(world, "小区门口烧烤店油烟很大", north_m=10, category="0104"),
         old=make_event(world, "小区门口烧烤店油烟很大", north_m=10),

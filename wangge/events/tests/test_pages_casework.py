@@ -112,7 +112,7 @@ def test_party_from_the_register_search_and_by_name(world: Any, dispute: Event, 
         ({"side": "applicant"}, 400, "请选择登记的居民或填写当事人姓名"),
         ({"side": "judge", "name": "某人"}, 400, "请选择当事人身份"),
         ({"side": "applicant", "resident": "abc"}, 400, "请选择有效的居民"),
-        ({"side": "applicant", "name": "长" * 51}, 400, "当事人姓名不能超过50字"),
+        ({"side": "applicant", "name": "长" * 51}, 400, "「当事人姓名」不能超过50字（现在51字）"),
         ({"find": "1", "q": ""}, 400, "请输入居民姓名"),
     ],
 )

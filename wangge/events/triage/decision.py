@@ -16,15 +16,16 @@ from wangge.core.errors import Conflict, NotFound
 from wangge.territory.locator import locate_point
 from wangge.territory.models import Building
 
-from ..common import clock_fields, timeline_append
+from ..common import clock_fields, entry_office, timeline_append
 from ..models import (
     Category,
     Event,
+    Level,
     StageDeadline,
     Urgency,
 )
 from ..sos import watch_if_critical
-from .classifier import classify_text, keyword_classify, suggest_urgency
+from .classifier import classify_text, event_text, keyword_classify, suggest_urgency
 from .dedupe import find_duplicates, likely_duplicate
 
 log = logging.getLogger(__name__)
@@ -77,18 +78,26 @@ def event_triage(*, event_id: int) -> Event:
     """Locate to a grid, classify, propose urgency. Below the confidence threshold, or without a grid,
     the event stays in the human triage queue (needs_triage). Safe to run again while the event waits
     for acceptance (a no-op afterwards)."""
-    event = Event.objects.select_related("status", "category", "category__parent").filter(pk=event_id).first()
+    event = (
+        Event.objects.select_related("status", "category", "category__parent", "reporter_user__territory")
+        .filter(pk=event_id)
+        .first()
+    )
     if event is None:
         raise NotFound("事件不存在", code="not_found")
     if not event.status.is_initial:
         return event  # already accepted or rejected by a person: nothing left to triage
     grid, building, how = locate(event)
-    text = f"{event.title}\n{event.description}"
+    # The same text the model was trained on (`event_text`: an auto-title, the description's start, adds nothing).
+    text = event_text(event.title, event.description)
     suggested, confidence = classify(text)
     urgency = propose_urgency(text, event.urgency, event.category or suggested)
     category = event.category or (suggested if suggested and confidence >= classify_threshold() else None)
     duplicate = _likely_duplicate(event, category, suggested, building)
     needs_triage = category is None or grid is None or duplicate is not None
+    # Not located: it waits in the triage queue of the office that entered it (`entry_office`; none:
+    # the district level), as at intake.
+    path, level = (grid.code, Level.GRID) if grid else entry_office(event.reporter_user)
     fields: dict[str, Any] = {
         "suggested_category_id": suggested.pk if suggested else None,
         "confidence": confidence if suggested else None,
@@ -96,7 +105,8 @@ def event_triage(*, event_id: int) -> Event:
         "category_id": category.pk if category else None,
         "needs_triage": needs_triage,
         "grid_id": grid.pk if grid else None,
-        "path": grid.code if grid else "",
+        "path": path,
+        "level": level or Level.GRID,
         "building_id": building.pk if building else event.building_id,
         "triaged_at": None if needs_triage else timezone.now(),
     }

@@ -20,7 +20,7 @@ from wangge.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from wangge.core.scope import path_in_scope, scope_q
 
 from .. import notify
-from ..common import action_require, co_handler_ids, is_co_handler, timeline_append
+from ..common import action_require, co_handler_ids, is_co_handler, may_see, timeline_append
 from ..common import may_act as common_may_act
 from ..models import Event, HandlingUnit, Whistle, WhistleSummon
 from ..reference import reference
@@ -36,7 +36,8 @@ def may_act(actor: Any, event: Event) -> bool:
 
 
 def can_see(actor: Any, event: Event) -> bool:
-    if may_act(actor, event):
+    # may_see: also the staff account that entered the event (issue 18), whose page shows this board.
+    if may_act(actor, event) or may_see(actor, event):
         return True
     if not event.path:
         territory = getattr(actor, "territory", None)

@@ -120,7 +120,7 @@ def test_discovery(db, client, fmt):
     if fmt == "json":
         endpoint = data["endpoints"][0]
         assert endpoint["specification"] == "http://wiki.open311.org/GeoReport_v2"
-        assert endpoint["url"].endswith("/open311/v2/")
+        assert endpoint["url"].endswith("/open311/v2")  # clients append "/services.xml"
         assert set(endpoint["formats"]) == {"text/xml", "application/json"}
         assert W3C.match(data["changeset"])
     else:
@@ -484,6 +484,13 @@ def test_sos_events_are_hidden_and_disputes_withheld(world, client):
     assert sos.tracking_code not in listed and dispute.tracking_code in listed
 
 
+def test_history_imported_from_an_older_system_is_not_published(world, client):
+    old = report("2019年的投诉：楼下烧烤扰民，王某13700002222", channel="history")
+    assert client.get(f"{BASE}requests/{old.tracking_code}.json").status_code == 404
+    listed = {r["service_request_id"] for r in client.get(f"{BASE}requests.json").json()}
+    assert old.tracking_code not in listed
+
+
 # --- servicerequestupdates (mySociety) ---------------------------------------------------------------
 
 
@@ -496,7 +503,7 @@ def test_service_request_updates(world, client, fmt):
     timeline_append(event=event, actor=world.users.admin, action="note", note="内部备注", public=False)
     resp = client.get(f"{BASE}servicerequestupdates.{fmt}")
     assert resp.status_code == 200
-    found = rows(resp, fmt, "service_requests_updates", "request_update")
+    found = rows(resp, fmt, "service_request_updates", "request_update")
     entries = {str(e.pk): e for e in TimelineEntry.objects.filter(event=event, public=True)}
     assert {u["update_id"] for u in found} == set(entries)
     last = found[-1]
@@ -507,7 +514,7 @@ def test_service_request_updates(world, client, fmt):
     # A window in the past holds nothing; bad dates are 400.
     past = {"start_date": "2020-01-01T00:00:00+08:00", "end_date": "2020-01-02T00:00:00+08:00"}
     assert (
-        rows(client.get(f"{BASE}servicerequestupdates.{fmt}", past), fmt, "service_requests_updates", "x")
+        rows(client.get(f"{BASE}servicerequestupdates.{fmt}", past), fmt, "service_request_updates", "x")
         == []
     )
     errors(client.get(f"{BASE}servicerequestupdates.{fmt}", {"start_date": "soon"}), fmt, 400)

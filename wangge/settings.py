@@ -197,6 +197,9 @@ WANGGE_HASH_KEY = env.str("WANGGE_HASH_KEY", default="demo-hash-key-do-not-use-i
 # No tiles by default: government intranets have no internet. Point this at an intranet tile server.
 WANGGE_TILE_URL = env.str("WANGGE_TILE_URL", default="")
 WANGGE_TILE_ATTRIBUTION = env.str("WANGGE_TILE_ATTRIBUTION", default="")
+# Or a base map from one file: an MBTiles file of raster (PNG/JPEG) tiles, served by Wangge itself at
+# /tiles/{z}/{x}/{y}.png (read-only). Takes precedence over WANGGE_TILE_URL.
+WANGGE_BASEMAP_MBTILES = env.str("WANGGE_BASEMAP_MBTILES", default="")
 # How many reverse proxies of ours stand in front (each appends to X-Forwarded-For). 0: the client
 # talks to Wangge directly and X-Forwarded-For is ignored (a client could write anything there).
 WANGGE_PROXY_HOPS = env.int("WANGGE_PROXY_HOPS", default=0)
@@ -311,6 +314,10 @@ WANGGE_REOPEN_DAYS = env.int("WANGGE_REOPEN_DAYS", default=7)
 WANGGE_REPORTER_ACTION_RATE = env.str("WANGGE_REPORTER_ACTION_RATE", default="60/h")
 WANGGE_REPORTER_FAIL_RATE = env.str("WANGGE_REPORTER_FAIL_RATE", default="10/h")
 WANGGE_REPORTER_CODE_FAIL_RATE = env.str("WANGGE_REPORTER_CODE_FAIL_RATE", default="10/h")
+# The live "匹配到：…" under the address field of 我要说 and the hotline form, per client address
+# (django-ratelimit rate); and the score from which an address alone places a report (territory.addresses).
+WANGGE_ADDRESS_MATCH_RATE = env.str("WANGGE_ADDRESS_MATCH_RATE", default="60/m")
+WANGGE_ADDRESS_MATCH_THRESHOLD = env.float("WANGGE_ADDRESS_MATCH_THRESHOLD", default=0.75)
 # MQTT sensors and wearables (`wangge mqtt`): broker URL (mqtt:// or mqtts://, user:password@ allowed)
 # and the topic prefix; devices publish to {prefix}/{device_id}/alarm and {prefix}/{device_id}/sos.
 WANGGE_MQTT_URL = env.str("WANGGE_MQTT_URL", default="mqtt://127.0.0.1:1883")

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import views, views_display
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
@@ -10,4 +10,5 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("me/", views.me, name="me"),
     path("me/otp/", views.otp_setup, name="otp-setup"),
+    path("text-size/", views_display.text_size, name="text-size"),
 ]

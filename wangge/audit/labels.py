@@ -57,6 +57,7 @@ VERBS = {
     "role_policy": gettext_noop("修改角色登录策略"),
     "train": gettext_noop("训练"),
     "train_enqueue": gettext_noop("排队训练"),
+    "train_failed": gettext_noop("训练失败"),
     "rotate_keys": gettext_noop("轮换密钥"),
     "open": gettext_noop("开始计时"),
     "close": gettext_noop("结束计时"),

@@ -7,6 +7,7 @@ from django.http import HttpRequest
 def site(request: HttpRequest) -> dict[str, Any]:
     return {
         "SITE_NAME": "网格化基层治理平台",
-        "TILE_URL": settings.WANGGE_TILE_URL,
+        # A base map file served by Wangge (territory/tiles.py) wins over an outside tile server.
+        "TILE_URL": "/tiles/{z}/{x}/{y}.png" if settings.WANGGE_BASEMAP_MBTILES else settings.WANGGE_TILE_URL,
         "TILE_ATTRIBUTION": settings.WANGGE_TILE_ATTRIBUTION,
     }

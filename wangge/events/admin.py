@@ -11,11 +11,13 @@ from typing import Any
 from django.contrib import admin
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
 
 from wangge.audit.services import audit_record
 from wangge.clock import admin as clock_admin
 from wangge.clock import models as clock_models
 from wangge.core.admin import ReadOnlyAdmin
+from wangge.core.guards import is_district_admin
 from wangge.core.roles import Role
 from wangge.notify import admin as notify_admin
 from wangge.notify import models as notify_models
@@ -24,6 +26,8 @@ from .models import (
     CalendarDay,
     CalendarYear,
     Category,
+    ClassifierSchedule,
+    ClassifierTraining,
     ClassifierVersion,
     Device,
     DispatchRule,
@@ -37,6 +41,7 @@ from .models import (
     Transition,
     UrgencyWord,
 )
+from .triage import classifier_live_accuracy, classifier_trainings
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -213,9 +218,118 @@ class EventAdmin(ReadOnlyAdmin):
 
 @admin.register(ClassifierVersion)
 class ClassifierVersionAdmin(ReadOnlyAdmin):
-    """Trained by `wangge train-classifier`; the cross-validated accuracy is shown to admins here."""
+    """Trained by `wangge train-classifier` or the background training; the cross-validated accuracy is
+    shown here, above the list the live accuracy per month (suggestion vs final category) and the last
+    trainings with their progress (issue 18 C5)."""
 
     list_display = ("created_at", "samples", "categories", "cv_accuracy", "active")
+    change_list_template = "admin/events/classifierversion_change_list.html"
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        context = dict(extra_context or {})
+        if is_district_admin(request.user):
+            context["live_accuracy"] = classifier_live_accuracy(user=request.user)
+            context["trainings"] = classifier_trainings(actor=request.user, limit=5)
+        return super().changelist_view(request, extra_context=context)
+
+
+def _recall_table(report: dict[str, Any]) -> Any:
+    recall = report.get("per_class_recall") or {}
+    names = dict(Category.objects.filter(code__in=list(recall)).values_list("code", "name"))
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+        ((code, names.get(code, ""), f"{value:.1%}") for code, value in sorted(recall.items())),
+    )
+    return format_html(
+        "<table><thead><tr><th>分类代码</th><th>分类名称</th><th>召回率</th></tr></thead>"
+        "<tbody>{}</tbody></table>",
+        rows,
+    )
+
+
+@admin.register(ClassifierTraining)
+class ClassifierTrainingAdmin(ReadOnlyAdmin):
+    """Written by the background training as it runs (progress, report, failure); listed here."""
+
+    list_display = (
+        "created_at",
+        "status",
+        "progress_bar",
+        "step",
+        "accuracy",
+        "suggested_threshold",
+        "version",
+        "scheduled",
+        "created_by",
+    )
+    list_filter = ("status", "scheduled")
+    fields = (
+        "task_id",
+        "status",
+        "progress_bar",
+        "step",
+        "params",
+        "report_view",
+        "error_code",
+        "error",
+        "version",
+        "scheduled",
+        "created_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="进度")
+    def progress_bar(self, obj: ClassifierTraining) -> Any:
+        total = max(obj.total, 1)
+        done = total if obj.status == ClassifierTraining.State.DONE else min(obj.done, total)
+        return format_html('<progress value="{}" max="{}"></progress> {}/{}', done, total, done, total)
+
+    @admin.display(description="交叉验证准确率")
+    def accuracy(self, obj: ClassifierTraining) -> str:
+        value = (obj.report or {}).get("cv_accuracy")
+        return f"{value:.1%}" if isinstance(value, int | float) else "—"
+
+    @admin.display(description="建议阈值")
+    def suggested_threshold(self, obj: ClassifierTraining) -> str:
+        value = (obj.report or {}).get("suggested_threshold")
+        return f"{value:.2f}" if isinstance(value, int | float) else "—"
+
+    @admin.display(description="训练报告")
+    def report_view(self, obj: ClassifierTraining) -> Any:
+        report = obj.report or {}
+        if not report:
+            return "—"
+        threshold = report.get("suggested_threshold")
+        return format_html(
+            "<p>样本数 {}（其中人工纠正 {}），分类数 {}，交叉验证 {} 折，准确率 {}；"
+            "目标准确率 {} 时建议置信度阈值 {}</p>{}",
+            report.get("samples", 0),
+            report.get("corrections", 0),
+            report.get("classes", 0),
+            report.get("folds", 0),
+            self.accuracy(obj),
+            report.get("target_precision", ""),
+            f"{threshold:.2f}" if isinstance(threshold, int | float) else "无（达不到目标）",
+            _recall_table(report),
+        )
+
+
+@admin.register(ClassifierSchedule)
+class ClassifierScheduleAdmin(AuditedAdmin):
+    """When the periodic sweep retrains the classifier: one row, seeded by migration 0013."""
+
+    list_display = ("enabled", "every_days", "min_new_labels", "target_precision", "last_enqueued_at")
+    readonly_fields = ("last_enqueued_at",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not ClassifierSchedule.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Device)

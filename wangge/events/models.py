@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_noop
 
@@ -708,3 +709,78 @@ class ClassifierVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self._meta.verbose_name} #{self.pk}"
+
+
+def _training_id() -> str:
+    import uuid
+
+    return f"local-{uuid.uuid4().hex}"
+
+
+class ClassifierTraining(models.Model):
+    """One training of the classifier (issue 18 C5): written by the background task as it runs, each
+    progress step committed on its own, so the web process (and the admin page) see it from the database
+    whatever cache or worker the installation has."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "排队中"
+        RUNNING = "running", "训练中"
+        DONE = "done", "已完成"
+        FAILED = "failed", "失败"
+
+    # The background task's id once enqueued (a local placeholder until then).
+    task_id = models.CharField("任务编号", max_length=64, unique=True, default=_training_id)
+    status = models.CharField("状态", max_length=16, choices=State.choices, default=State.QUEUED)
+    step = models.CharField("当前步骤", max_length=100, blank=True)
+    done = models.PositiveIntegerField("已完成步数", default=0)
+    total = models.PositiveIntegerField("总步数", default=0)
+    params = models.JSONField("训练参数", default=dict, blank=True)
+    report = models.JSONField("训练报告", default=dict, blank=True)
+    error_code = models.CharField("错误代码", max_length=64, blank=True)
+    error = models.CharField("失败原因", max_length=500, blank=True)
+    version = models.ForeignKey(
+        ClassifierVersion, null=True, blank=True, on_delete=models.SET_NULL, verbose_name="模型版本"
+    )
+    scheduled = models.BooleanField("定期训练", default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, verbose_name="发起人"
+    )
+    created_at = models.DateTimeField("提交时间", auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField("开始时间", null=True, blank=True)
+    updated_at = models.DateTimeField("最近进展", null=True, blank=True)
+    finished_at = models.DateTimeField("结束时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "分类模型训练"
+        verbose_name_plural = "分类模型训练"
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} #{self.pk}"
+
+
+class ClassifierSchedule(models.Model):
+    """When the periodic sweep retrains the classifier (one row, seeded by migration, edited in the
+    admin): every `every_days` days, once at least `min_new_labels` more person-confirmed categories
+    exist than at the last training."""
+
+    enabled = models.BooleanField("定期重新训练", default=False)
+    every_days = models.PositiveIntegerField("间隔天数", default=30, validators=[MinValueValidator(1)])
+    min_new_labels = models.PositiveIntegerField("至少新增人工确认分类数", default=100)
+    min_samples_per_class = models.PositiveIntegerField(
+        "每个分类最少样本数", default=5, validators=[MinValueValidator(2), MaxValueValidator(1000)]
+    )
+    folds = models.PositiveIntegerField(
+        "交叉验证折数", default=5, validators=[MinValueValidator(2), MaxValueValidator(20)]
+    )
+    target_precision = models.FloatField(
+        "目标准确率", default=0.97, validators=[MinValueValidator(0.5), MaxValueValidator(0.999)]
+    )
+    last_enqueued_at = models.DateTimeField("上次定期训练", null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "分类模型定期训练"
+        verbose_name_plural = "分类模型定期训练"
+
+    def __str__(self) -> str:
+        return str(self._meta.verbose_name)

@@ -419,3 +419,33 @@ def dispatch_units(*, event: Event) -> QuerySet[HandlingUnit]:
 def whistle_units(*, event: Event) -> QuerySet[HandlingUnit]:
     """Units a whistle may summon: the dispatch candidates without property companies."""
     return dispatch_units(event=event).exclude(kind=HandlingUnit.Kind.PROPERTY)
+
+
+MAP_MAX_EVENTS = 500
+
+
+def map_events(
+    *, user: Any, bbox: tuple[float, float, float, float] | None = None, limit: int = MAP_MAX_EVENTS
+) -> tuple[list[Event], int]:
+    """Open events with a point, visible to `user` (and inside `bbox` = w,s,e,n when given), newest first:
+    at most `limit` of them, and how many there are in all (the map says how many it leaves off)."""
+    qs = events_visible(user=user).filter(
+        status__is_closed=False, master__isnull=True, lat__isnull=False, lng__isnull=False
+    )
+    if bbox is not None:
+        w, s, e, n = bbox
+        qs = qs.filter(lat__gte=s, lat__lte=n, lng__gte=w, lng__lte=e)
+    rows = list(qs.order_by("-created_at", "-pk")[:limit])
+    total = len(rows) if len(rows) < limit else qs.order_by().count()
+    return rows, total
+
+
+def map_light(event: Event, now: Any = None) -> str:
+    """The map colour of an open event: red past its deadline (or warned red), yellow past its warning
+    time (or warned yellow), green otherwise, as the overdue board reads them."""
+    now = now or timezone.now()
+    if event.warning == Warning.RED or (event.deadline is not None and event.deadline < now):
+        return "red"
+    if event.warning == Warning.YELLOW or (event.warn_at is not None and event.warn_at < now):
+        return "yellow"
+    return "green"

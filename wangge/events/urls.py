@@ -5,6 +5,7 @@ from . import views
 urlpatterns = [
     # Public (no account): 我要说 and the tracking page.
     path("report/", views.report, name="report"),
+    path("report/address-match/", views.address_match, name="address-match"),
     path("track/", views.track_lookup, name="track-lookup"),
     path("track/<str:code>/", views.track, name="track"),
     path("track/<str:code>/rate/", views.track_rate, name="track-rate"),
@@ -13,6 +14,7 @@ urlpatterns = [
     path("my/reports/", views.my_reports, name="my-reports"),
     # Staff.
     path("events/", views.event_list, name="event-list"),
+    path("events/map/", views.map_events, name="event-map"),
     path("events/hotline/new/", views.hotline_new, name="event-hotline"),
     path("events/history/import/", views.history_import, name="event-history-import"),
     path("events/patrol/new/", views.patrol_new, name="event-patrol"),

@@ -8,11 +8,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import TYPE_CHECKING, Any, cast
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -21,11 +22,14 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
+from django_ratelimit.decorators import ratelimit
 
 from wangge.accounts.roles import Role
-from wangge.core.errors import Conflict, Forbidden, NotFound, ServiceError
+from wangge.core.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
 from wangge.core.guards import is_district_admin
 from wangge.core.http import no_store
+from wangge.core.middleware import client_ip
+from wangge.territory.addresses import address_preview
 
 from . import display, forms, selectors, services, sos
 from .common import actions, reporter, supervisor_roles
@@ -276,6 +280,23 @@ def report(request: HttpRequest) -> HttpResponse:
     return no_store(render(request, "events/report.html", {"form": form, **_public_map()}, status=status))
 
 
+@require_http_methods(["GET", "HEAD"])
+@ratelimit(
+    key=lambda group, request: client_ip(request),
+    rate=lambda group, request: settings.WANGGE_ADDRESS_MATCH_RATE,
+    block=False,
+)
+def address_match(request: HttpRequest) -> HttpResponse:
+    """「匹配到：XX小区 3栋（XX网格）」 under the address field of 我要说 and the hotline form (htmx, as
+    the address is typed): names only; staff see their own territory's buildings. Throttled per address."""
+    if getattr(request, "limited", False):
+        return render(request, "events/partials/address_match.html", {"throttled": True}, status=429)
+    user = request.user
+    staff = bool(user.is_authenticated and (user.is_superuser or getattr(user, "role", "") in STAFF))
+    match = address_preview(text=request.GET.get("address", ""), user=user, staff=staff)
+    return render(request, "events/partials/address_match.html", {"match": match})
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 def track_lookup(request: HttpRequest) -> HttpResponse:
     """Type in a tracking code, land on its page."""
@@ -415,10 +436,12 @@ def _staff_intake(
     form_class: type[Any],
     template: str,
     build: Callable[[dict[str, Any]], tuple[Any, str | None]],
+    own_grids: bool = False,
 ) -> HttpResponse:
+    extra = _own_grids(request.user) if own_grids else {}
     if request.method != "POST":
         form = form_class(initial={"idem": forms.new_idempotency_key()})
-        return no_store(render(request, template, {"form": form, **_public_map()}))
+        return no_store(render(request, template, {"form": form, **_public_map(), **extra}))
     form = form_class(request.POST, request.FILES)
     status = 400
     if form.is_valid():
@@ -439,7 +462,18 @@ def _staff_intake(
                     gettext("该事件已登记过（查询码 %(code)s），未重复创建") % {"code": event.tracking_code},
                 )
             return redirect("event-detail", pk=event.pk)
-    return no_store(render(request, template, {"form": form, **_public_map()}, status=status))
+    return no_store(render(request, template, {"form": form, **_public_map(), **extra}, status=status))
+
+
+def _own_grids(user: Any) -> dict[str, Any]:
+    """The worker's own grids (named, scoped) for the patrol map to open on: a grid worker their grid,
+    community staff their community's grids; wider roles keep the whole district's outlines."""
+    from wangge.territory.selectors import grid_feature_collection
+
+    territory = getattr(user, "territory", None)
+    if territory is None or territory.level not in ("grid", "community"):
+        return {}
+    return {"focus": grid_feature_collection(user=user)}
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -490,11 +524,43 @@ def patrol_new(request: HttpRequest) -> HttpResponse:
         return data, d["idem"] or None
 
     return _staff_intake(
-        request, form_class=forms.PatrolForm, template="events/patrol_form.html", build=build
+        request, form_class=forms.PatrolForm, template="events/patrol_form.html", build=build, own_grids=True
     )
 
 
 # --- staff lists and boards ---------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "HEAD"])
+@staff_required
+def map_events(request: HttpRequest) -> HttpResponse:
+    """Open events the caller may see, for the grid map (GeoJSON points, newest first, bounded;
+    `total` says how many there are, `shown` how many came). ?bbox=w,s,e,n narrows to the map's view."""
+    from wangge.territory.mapdata import parse_bbox
+
+    try:
+        bbox = parse_bbox(request.GET.get("bbox"))
+    except InvalidInput as exc:
+        return JsonResponse({"code": exc.code, "message": str(exc.message), "details": {}}, status=400)
+    rows, total = selectors.map_events(user=request.user, bbox=bbox, limit=selectors.MAP_MAX_EVENTS)
+    now = timezone.now()
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [e.lng, e.lat]},
+            "properties": {
+                "id": e.pk,
+                "title": e.title,
+                "status": e.status.name,
+                "light": selectors.map_light(e, now),
+                "url": reverse("event-detail", args=[e.pk]),
+            },
+        }
+        for e in rows
+    ]
+    return no_store(
+        JsonResponse({"type": "FeatureCollection", "features": features, "total": total, "shown": len(rows)})
+    )
 
 
 @staff_required

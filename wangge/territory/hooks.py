@@ -7,6 +7,7 @@ ready() changes nothing):
 - a redraw follower: what a grid redraw must also re-path (objects that hang on buildings, objects placed
   by their own coordinates or old grid) and what it must point out (`attention`);
 - a grid page section: context the grid page shows about one grid.
+- a map layer: a GeoJSON endpoint the grid map fetches for its visible box (events: open events).
 
 Hooks run in INSTALLED_APPS order.
 """
@@ -66,3 +67,28 @@ def register_grid_page_section(name: str, section: GridPageSection) -> None:
 
 def grid_page_sections() -> list[GridPageSection]:
     return list(_grid_page_sections.values())
+
+
+class MapLayer(Protocol):
+    def __call__(self, *, user: Any) -> Mapping[str, Any] | None:
+        """What the map page fetches for `user`: {"name", "label", "url"} (a GeoJSON endpoint that takes
+        ?bbox=w,s,e,n and scopes to the caller), or None when this user does not get the layer."""
+        ...
+
+
+_map_layers: dict[str, MapLayer] = {}
+
+
+def register_map_layer(name: str, layer: MapLayer) -> None:
+    """A layer drawn over the grid map by an app above territory (events: open events)."""
+    _map_layers[name] = layer
+
+
+def map_layers(*, user: Any) -> list[dict[str, Any]]:
+    """The registered layers this user gets, as the map page hands them to its script."""
+    out = []
+    for name, layer in _map_layers.items():
+        spec = layer(user=user)
+        if spec:
+            out.append({"name": name, **spec})
+    return out

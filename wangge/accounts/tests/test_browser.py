@@ -109,6 +109,7 @@ def test_community_worker_searches_and_reveals(world: Any, live_server: Any, bro
     _shot(page, "map-phone")
 
     # Search by name.
+    page.click(".nav-toggle")  # on a phone staff's navigation is folded behind the menu button
     page.click("nav.nav >> text=居民查询")
     page.fill("input[name=q]", "张建国")
     page.click("form[role=search] button[type=submit]")

@@ -34,6 +34,9 @@ PUBLIC = [
     r"^admin/login/$",  # the admin's own sign-in and sign-out
     r"^admin/logout/$",
     r"^i18n/setlang/$",  # language switch (a cookie)
+    r"^text-size/$",  # 大字版 switch (a cookie)
+    r"^report/address-match/$",  # 我要说's live address hint: compound/building/grid names only, throttled
+    r"^tiles/",  # the base map's tiles: the public 我要说 page shows the map
     r"^api/(schema|docs|redoc)/$",  # the API's documentation
     r"^$",  # the home page only redirects (to /me/, which asks to sign in)
 ]

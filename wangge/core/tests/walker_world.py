@@ -491,6 +491,10 @@ def param_values(h: Hostile, route: Route, name: str, *, own: bool = True) -> li
         "rest": ["nothing-here"],
         # A classifier training task: an id no task has (the route answers only the district admin).
         "task_id": ["00000000-0000-0000-0000-000000000000"],
+        # Base-map tiles (public; a tile the file does not hold is 404).
+        "z": [0],
+        "x": [0],
+        "y": [0],
     }
     if route.pattern.startswith("open311/") and name == "code":
         from wangge.events.models import Category

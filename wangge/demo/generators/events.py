@@ -1357,7 +1357,15 @@ def _live(w: World, sim: Sim, spec: Spec, sims_of: dict[int, Sim]) -> None:
                 data={"result": sim.outcome.result, "decided_at": sim.t.isoformat()},
             )
         verify_limit = w.limit(ev.category, ev.urgency, "verify")
-        verifier = _actor(worker if level == Level.GRID or rng.random() < 0.6 else leader)
+        # 核查 by someone other than whoever did the work (issue 18 A2): community staff check the grid
+        # worker's own work, the grid worker checks community staff's and (mostly) a department's.
+        if user is not None and user == worker:
+            checker = leader
+        elif user is not None and user == leader:
+            checker = worker
+        else:
+            checker = worker if rng.random() < 0.6 else leader
+        verifier = _actor(checker)
         if not reworked and rng.random() < 0.06:
             reworked = True
             at = w.later(sim.t, verify_limit, w.share())

@@ -233,6 +233,21 @@ def test_timelines_are_consistent(demo):
         assert ev.updated_at == max(r.at for r in rows)
 
 
+def test_nobody_verifies_their_own_work(demo):
+    """核查 (verify → closed, or back to handling) is by someone other than whoever gave the feedback just
+    before it, as the service's rule says (issue 18 A2)."""
+    checked = 0
+    last_feedback: dict[int, str] = {}
+    for r in TimelineEntry.objects.order_by("event_id", "id"):
+        if r.to_status == "handled":
+            last_feedback[r.event_id] = r.actor_name
+        elif r.from_status in ("handled", "verifying") and r.to_status in ("closed", "handling", "verifying"):
+            if r.actor_name and r.event_id in last_feedback:
+                assert r.actor_name != last_feedback[r.event_id], r.event_id
+                checked += 1
+    assert checked > 20
+
+
 def test_events_are_located_in_their_grid(demo):
     polygons = {b.grid_id: shape(b.geojson) for b in GridBoundary.objects.all()}
     for lat, lng, grid_id, path in Event.objects.values_list("lat", "lng", "grid_id", "path"):

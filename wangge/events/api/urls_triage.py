@@ -21,6 +21,7 @@ urlpatterns = [
     ),
     path("classifier/", v.ClassifierView.as_view(), name="api-classifier"),
     path("classifier/train/", v.ClassifierTrainView.as_view(), name="api-classifier-train"),
+    path("classifier/accuracy/", v.ClassifierAccuracyView.as_view(), name="api-classifier-accuracy"),
     path(
         "classifier/train/<str:task_id>/",
         v.ClassifierTrainStatusView.as_view(),

@@ -18,7 +18,7 @@ from wangge.core.guards import require_district_admin
 from wangge.territory.models import CODE_LENGTH, Level
 
 from .. import disputes
-from ..models import ClassifierVersion, DisputeOutcome, DisputeParty, Event
+from ..models import ClassifierTraining, ClassifierVersion, DisputeOutcome, DisputeParty, Event
 from ..selectors import merged_events
 from ..triage import classifier, merge
 from ..triage.dedupe import distance_m, duplicate_candidates, triage_event_get
@@ -109,11 +109,69 @@ class TrainRequest(serializers.Serializer):
     target_precision = serializers.FloatField(required=False, default=0.97, min_value=0.5, max_value=0.999)
 
 
+class TrainProgress(serializers.Serializer):
+    step = serializers.CharField()
+    done = serializers.IntegerField()
+    total = serializers.IntegerField()
+
+
+class TrainError(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
 class TrainStatus(serializers.Serializer):
+    """A ClassifierTraining row (written by the background task, read from the database)."""
+
     task_id = serializers.CharField()
-    status = serializers.CharField()
-    progress = serializers.DictField(allow_null=True)
-    result = serializers.DictField(allow_null=True)
+    status = serializers.CharField(help_text="queued 排队中 / running 训练中 / done 已完成 / failed 失败")
+    status_label = serializers.CharField()
+    scheduled = serializers.BooleanField(help_text="定期训练（非人工发起）")
+    progress = TrainProgress()
+    report = serializers.DictField(
+        allow_null=True, help_text="准确率、各分类召回率、准确率/覆盖率曲线、建议阈值、纠正样本数"
+    )
+    error = TrainError(allow_null=True)
+    version = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+def _training_body(t: ClassifierTraining) -> dict[str, Any]:
+    return {
+        "task_id": t.task_id,
+        "status": t.status,
+        "status_label": t.get_status_display(),
+        "scheduled": t.scheduled,
+        "progress": {"step": t.step, "done": t.done, "total": t.total},
+        "report": t.report or None,
+        "error": {"code": t.error_code, "message": t.error} if t.status == t.State.FAILED else None,
+        "version": t.version_id,
+        "created_at": t.created_at,
+        "started_at": t.started_at,
+        "finished_at": t.finished_at,
+    }
+
+
+class AccuracyQuery(serializers.Serializer):
+    months = serializers.IntegerField(required=False, default=12, min_value=1, max_value=36)
+
+
+class AccuracyCategory(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    total = serializers.IntegerField()
+    agreed = serializers.IntegerField()
+    accuracy = serializers.FloatField(allow_null=True)
+
+
+class AccuracyMonth(serializers.Serializer):
+    month = serializers.CharField(help_text="YYYY-MM（上报月份）")
+    total = serializers.IntegerField(help_text="有建议分类、经人工受理的事件数")
+    agreed = serializers.IntegerField(help_text="最终分类与建议分类一致的事件数")
+    accuracy = serializers.FloatField(allow_null=True)
+    categories = AccuracyCategory(many=True, help_text="按最终分类的一级分类")
 
 
 class PartyWrite(serializers.Serializer):
@@ -236,16 +294,41 @@ class ClassifierTrainView(APIView):
     def post(self, request: Request) -> Response:
         require_district_admin(request.user)
         data = validated(TrainRequest, request)
-        task_id = classifier.classifier_train_enqueue(actor=request.user, **data)
-        body = {"task_id": task_id, "status": "READY", "progress": None, "result": None}
-        return Response(TrainStatus(body).data, status=status.HTTP_202_ACCEPTED)
+        training = classifier.classifier_train_enqueue(actor=request.user, **data)
+        return Response(TrainStatus(_training_body(training)).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(summary="最近的分类模型训练", responses=TrainStatus(many=True))
+    def get(self, request: Request) -> Response:
+        rows = classifier.classifier_trainings(actor=request.user)
+        return Response(TrainStatus([_training_body(t) for t in rows], many=True).data)
 
 
 class ClassifierTrainStatusView(APIView):
-    @extend_schema(summary="分类模型训练进度", responses=TrainStatus)
+    @extend_schema(
+        summary="分类模型训练进度",
+        description="后台任务写入数据库的进度（步骤、完成数/总数）、结束后的报告或失败原因（区级管理员）。",
+        responses=TrainStatus,
+    )
     def get(self, request: Request, task_id: str) -> Response:
-        body = classifier.classifier_train_status(actor=request.user, task_id=task_id)
-        return Response(TrainStatus(body).data)
+        training = classifier.classifier_training_get(actor=request.user, task_id=task_id)
+        return Response(TrainStatus(_training_body(training)).data)
+
+
+class ClassifierAccuracyView(APIView):
+    @extend_schema(
+        summary="分类建议的实际准确率（按月）",
+        description="辖区内经人工受理且有建议分类的事件中，最终分类与建议一致的比例，按上报月份及一级分类"
+        "统计（不含历史导入；区级管理员）。",
+        parameters=[AccuracyQuery],
+        responses=AccuracyMonth(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        require_district_admin(request.user)
+        query = AccuracyQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        months = query.validated_data["months"]
+        rows = classifier.classifier_live_accuracy(user=request.user, months=months)
+        return Response(AccuracyMonth(rows, many=True).data)
 
 
 class ClassifyView(APIView):

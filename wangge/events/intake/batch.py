@@ -28,6 +28,7 @@ from wangge.audit.services import audit_entry, audit_record
 from wangge.core.db.inserts import insert_family
 from wangge.core.db.queries import rows_by_pk
 from wangge.core.errors import InvalidInput, ServiceError
+from wangge.territory.addresses import address_match
 from wangge.territory.locator import locate_points
 from wangge.territory.models import Building, Territory
 
@@ -35,7 +36,7 @@ from ..common import actor_fields, clock_fields
 from ..models import Category, Event, Level, StageDeadline, TimelineEntry
 from ..reference import Reference, reference
 from ..sos import sos_watch_critical, sos_watch_wanted
-from ..triage import classify_texts, dedupe, event_text, event_triage, locate, propose_urgency
+from ..triage import classify_texts, dedupe, event_text, event_triage, propose_urgency
 from .report import (
     EventInput,
     event_create,
@@ -84,6 +85,7 @@ class _Pending:
     duplicate: dict[str, Any] | None = None
     located_by: str = ""
     triage: dict[str, Any] = field(default_factory=dict)
+    address_candidates: list[dict[str, Any]] = field(default_factory=list)
 
 
 def event_intake_many(*, items: Sequence[EventInput], actor: Any = None) -> list[IntakeOutcome]:
@@ -323,11 +325,14 @@ def _triage(pending: list[_Pending], ref: Reference, now: datetime) -> None:
             "needs_triage": e.needs_triage,
             "likely_duplicate": dict(p.duplicate) if p.duplicate else None,
         }
+        if p.address_candidates:  # a weak address match: what a person may choose from
+            p.triage["address_candidates"] = p.address_candidates
 
 
 def _locate_all(pending: list[_Pending]) -> None:
     """Grid and building of each report, by the precedence of `triage.locate`: point, building,
-    address. One vectorised point query; buildings and exact addresses in one query each."""
+    address. One vectorised point query; buildings in one query; an address through the in-memory
+    address book (one query for the rows it matched)."""
     with_point = [p for p in pending if p.event.lat is not None and p.event.lng is not None]
     grid_ids: dict[int, int | None] = {}
     if with_point:
@@ -337,12 +342,6 @@ def _locate_all(pending: list[_Pending]) -> None:
         }
     building_ids = {p.event.building_id for p in pending if p.event.building_id}
     buildings = rows_by_pk(Building, building_ids)
-    addresses: dict[str, list[Building]] = {}
-    wanted = {p.event.address for p in pending if p.event.address and grid_ids.get(id(p)) is None}
-    if wanted:
-        for b in Building.objects.filter(address__in=wanted):
-            addresses.setdefault(b.address, []).append(b)
-    leftovers: list[_Pending] = []
     for p in pending:
         e = p.event
         building = buildings.get(e.building_id) if e.building_id else None
@@ -350,19 +349,15 @@ def _locate_all(pending: list[_Pending]) -> None:
         if grid_id is None and building is not None and building.grid_id:
             grid_id, how = building.grid_id, "building"
         if grid_id is None and e.address:
-            same = addresses.get(e.address, [])
-            if len(same) == 1 and same[0].grid_id:
-                building, grid_id, how = same[0], same[0].grid_id, "address"
-            elif len(same) != 1 and len(e.address) >= 6:
-                leftovers.append(p)  # a partial address: the single path's fuzzy lookup, rare
-                continue
+            # The address book (`territory.addresses`): in memory, one query for the matched rows.
+            matched = address_match(e.address)
+            if matched.best is not None and matched.best.grid is not None:
+                building = matched.best.building or building
+                grid_id, how = matched.best.grid.pk, "address"
+            else:
+                p.address_candidates = [c.as_data() for c in matched.candidates]
         e.building_id = building.pk if building is not None else e.building_id
         e.grid_id, p.located_by = grid_id, how if grid_id else ""
-    for p in leftovers:
-        grid, building, how = locate(p.event)
-        p.event.grid_id = grid.pk if grid else None
-        p.event.building_id = building.pk if building is not None else p.event.building_id
-        p.located_by = how
     grids = rows_by_pk(Territory, {p.event.grid_id for p in pending if p.event.grid_id})
     for p in pending:
         grid = grids.get(p.event.grid_id) if p.event.grid_id else None

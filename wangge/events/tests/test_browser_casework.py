@@ -83,8 +83,8 @@ def test_casework_in_the_browser(world: Any, live_server: Any, browser: Any) -> 
 
     # --- 我的回访 from 我的任务 -------------------------------------------------------------------------
     page.goto(f"{live_server.url}/events/tasks/")
-    with page.expect_navigation():
-        page.click("a[href='/events/return-visits/']")
+    with page.expect_navigation():  # the task list's link (on a phone the menu is folded)
+        page.click("main a[href='/events/return-visits/']")
     visit = ReturnVisit.objects.get(event=e)
     item = page.locator(f"#rv-{visit.pk}")
     item.locator("summary").click()

@@ -71,7 +71,8 @@ def _fresh(settings: Any, tmp_path: Any) -> Any:
 
 
 def closed_events(per_class: int, *, seed: int = 1, codes: list[str] | None = None) -> int:
-    """Synthetic history: varied texts per category, all closed (as after human triage)."""
+    """Synthetic history: varied texts per category, all closed, on the history channel (a confirmed
+    category: training reads only categories a person set or confirmed)."""
     rng = random.Random(seed)
     closed = Status.objects.get(code="closed")
     cats = {c.code: c for c in Category.objects.filter(code__in=list(TEMPLATES))}
@@ -84,7 +85,7 @@ def closed_events(per_class: int, *, seed: int = 1, codes: list[str] | None = No
                     tracking_code=f"T{code}{seed}{i:04d}",
                     title=text[:60],
                     description=text,
-                    channel="api",
+                    channel="history",
                     category=cats[code],
                     status=closed,
                     address="测试地址",
@@ -211,7 +212,7 @@ def test_too_little_data_is_refused():
     with pytest.raises(InvalidInput) as err:
         classifier_train()
     assert err.value.code == "insufficient_training_data"
-    assert "已结案事件太少" in err.value.message
+    assert "已确认分类的事件太少" in err.value.message
     closed_events(20, codes=["0103"])  # one class only
     with pytest.raises(InvalidInput) as err:
         classifier_train()
@@ -280,7 +281,7 @@ def test_unreadable_model_falls_back_to_keywords():
 
 @pytest.mark.django_db
 def test_train_command_prints_accuracy():
-    with pytest.raises(CommandError, match="已结案事件太少"):
+    with pytest.raises(CommandError, match="已确认分类的事件太少"):
         call_command("train-classifier")
     closed_events(8)
     out = io.StringIO()
@@ -309,18 +310,18 @@ def test_classifier_api(world, api_for, monkeypatch):
     assert not ClassifierVersion.objects.exists()
     assert AuditEntry.objects.filter(action="classifier.train_enqueue").count() == 1
     status_url = f"/api/v1/classifier/train/{task_id}/"
-    assert admin.get(status_url).json()["status"] == "READY"
+    assert admin.get(status_url).json()["status"] == "queued"
     assert_error(api_for(world.users.street1).get(status_url), 403)
     assert_error(admin.get("/api/v1/classifier/train/not-a-task/"), 404, "not_found")
     # The worker, in this process: it must not close the test's connection between tasks.
     monkeypatch.setattr("django_tasks_db.management.commands.db_worker.close_old_connections", lambda: None)
     call_command("db_worker", "--batch", "--no-startup-delay", stdout=io.StringIO(), stderr=io.StringIO())
     body = admin.get(status_url).json()
-    assert body["status"] == "SUCCESSFUL", body
-    assert body["progress"]["step"] == "完成"
-    result = body["result"]
+    assert body["status"] == "done", body
+    assert body["progress"]["step"] == "完成" and body["error"] is None
+    result = body["report"]
     version = ClassifierVersion.objects.get(active=True)
-    assert result["ok"] and result["version"] == version.pk and result["samples"] == 48
+    assert body["version"] == version.pk and result["samples"] == 48
     assert set(result["per_class_recall"]) == set(TEMPLATES) and result["target_precision"] == 0.9
     assert 0 < result["curve"][0]["coverage"] <= 1.0
     body = admin.get("/api/v1/classifier/").json()

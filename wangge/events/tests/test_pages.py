@@ -333,7 +333,9 @@ def test_hotline_work_order_number_is_idempotent(world: Any) -> None:
 def test_patrol_with_gps_and_photo(world: Any) -> None:
     g1 = client_for(world.users.grid1)
     page = html(g1.get("/events/patrol/new/"))
-    assert 'capture="environment"' in page and 'data-auto-locate="true"' in page
+    # The location is asked only when the worker presses the button (issue 18 A8), never on load.
+    assert 'capture="environment"' in page and 'data-locate="pin-map"' in page
+    assert "data-auto-locate" not in page
     r = g1.post(
         "/events/patrol/new/",
         {"description": "占道经营", "lat": LAT, "lng": LNG, "urgency": "normal", "idem": idem_of(page)},

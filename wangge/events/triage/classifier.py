@@ -19,21 +19,31 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import joblib
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from wangge.audit.services import audit_record
-from wangge.core.errors import InvalidInput, NotFound
+from wangge.core.errors import Conflict, InvalidInput, NotFound, ServiceError
 from wangge.core.guards import require_district_admin
+from wangge.core.scope import scope_q
 
-from ..models import Category, ClassifierVersion, Event
+from ..models import (
+    Category,
+    Channel,
+    ClassifierSchedule,
+    ClassifierTraining,
+    ClassifierVersion,
+    Event,
+    TimelineEntry,
+)
 from .urgency import suggest_urgency  # noqa: F401 - its historical home; read in context since issue 18
 
 log = logging.getLogger(__name__)
@@ -268,21 +278,55 @@ def event_text(title: str, description: str) -> str:
     return f"{title} {description}"
 
 
-def training_rows(*, limit: int = MAX_TRAINING_SAMPLES) -> list[tuple[str, str]]:
-    """(text, category code) of closed, not rejected, not merged events with an active category."""
-    qs = (
-        Event.objects.filter(
-            status__is_closed=True,
-            category__isnull=False,
-            category__active=True,
-            master__isnull=True,
-            reject_reason="",
-        )
-        .exclude(status__code="rejected")
-        .order_by("-created_at")
-        .values_list("title", "description", "category__code")[:limit]
+# Issue 18 C5: a category a person corrected (the suggestion was wrong) counts this many times in training:
+# the model learns most from its own mistakes.
+CORRECTION_WEIGHT = 2.0
+
+
+def confirmed_q() -> Q:
+    """Events whose category a person set or confirmed: accepted by a person (受理 is where staff confirm
+    or correct the category, and the only way out of the initial status) or imported history (the old
+    system's decision). A category the classifier set that nobody has looked at yet is not a label: the
+    model would learn its own guesses."""
+    accepted = TimelineEntry.objects.filter(event=OuterRef("pk"), action="accept")
+    return Q(channel=Channel.HISTORY) | Q(Exists(accepted))
+
+
+def _labelled() -> Any:
+    return Event.objects.filter(
+        confirmed_q(),
+        category__isnull=False,
+        category__active=True,
+        master__isnull=True,
+        reject_reason="",
+    ).exclude(status__code="rejected")
+
+
+def label_count() -> int:
+    """How many events carry a person-confirmed category now (the schedule compares it with the last
+    training's)."""
+    return int(_labelled().count())
+
+
+def labelled_rows(*, limit: int = MAX_TRAINING_SAMPLES) -> list[tuple[str, str, float]]:
+    """(text, category code, weight) of the most recent events with a person-confirmed category (open or
+    closed, not rejected, not merged, active category); a corrected category (`corrected_from` on the
+    accept step) weighs CORRECTION_WEIGHT."""
+    corrected = TimelineEntry.objects.filter(
+        event=OuterRef("pk"), action="accept", data__has_key="corrected_from"
     )
-    return [(event_text(t, d), code) for t, d, code in qs]
+    qs = (
+        _labelled()
+        .annotate(corrected=Exists(corrected))
+        .order_by("-created_at", "-pk")
+        .values_list("title", "description", "category__code", "corrected")[:limit]
+    )
+    return [(event_text(t, d), code, CORRECTION_WEIGHT if fixed else 1.0) for t, d, code, fixed in qs]
+
+
+def training_rows(*, limit: int = MAX_TRAINING_SAMPLES) -> list[tuple[str, str]]:
+    """(text, category code) of `labelled_rows`."""
+    return [(text, code) for text, code, _ in labelled_rows(limit=limit)]
 
 
 # Model size (issue 18 C3): a character n-gram kept only if it occurs in MIN_DF training texts, and of those
@@ -307,7 +351,13 @@ def _vectorizer(vocabulary: list[str] | None = None) -> Any:
     )
 
 
-def model_fit(texts: list[str], labels: list[str], *, max_features: int = MAX_FEATURES) -> Any:
+def model_fit(
+    texts: list[str],
+    labels: list[str],
+    *,
+    max_features: int = MAX_FEATURES,
+    sample_weight: list[float] | None = None,
+) -> Any:
     """A fitted pipeline (tf-idf on the selected n-grams → linear SVM with sigmoid probabilities).
 
     The n-grams are chosen first and the vectoriser is rebuilt on them alone, so the stored vocabulary is
@@ -343,7 +393,10 @@ def model_fit(texts: list[str], labels: list[str], *, max_features: int = MAX_FE
             ),
         ]
     )
-    pipeline.fit(texts, labels)
+    if sample_weight is not None and len(set(sample_weight)) > 1:
+        pipeline.fit(texts, labels, clf__sample_weight=np.asarray(sample_weight, dtype=np.float64))
+    else:
+        pipeline.fit(texts, labels)
     for calibrated in pipeline.named_steps["clf"].calibrated_classifiers_:
         svm = calibrated.estimator
         svm.coef_ = np.asarray(svm.coef_, dtype=np.float32)
@@ -363,6 +416,10 @@ class TrainingReport:
     curve: list[dict[str, float]] = field(default_factory=list)
     target_precision: float = DEFAULT_TARGET_PRECISION
     suggested_threshold: float | None = None
+    # Issue 18 C5: person-confirmed categories read (before small classes were dropped), and how many of
+    # the training rows were corrections of the classifier's suggestion (weighted CORRECTION_WEIGHT).
+    labels: int = 0
+    corrections: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -405,7 +462,7 @@ def _no_progress(step: str, done: int, total: int) -> None:
 
 def _training_data(
     *, actor: Any, min_samples_per_class: int, folds: int, target_precision: float
-) -> tuple[list[tuple[str, str]], set[str], Counter[str], dict[str, int]]:
+) -> tuple[list[tuple[str, str, float]], set[str], Counter[str], dict[str, int], int]:
     """Check the caller and the parameters, read the rows; refuse with a Chinese error when too few."""
     require_district_admin(actor, "仅限区级管理员训练分类模型")
     if min_samples_per_class < 2:
@@ -414,14 +471,14 @@ def _training_data(
         raise InvalidInput("交叉验证折数不能小于2", code="invalid_folds")
     if not 0.5 <= target_precision < 1.0:
         raise InvalidInput("目标准确率须在0.5到1之间", code="invalid_target_precision")
-    rows = training_rows()
-    counts = Counter(code for _, code in rows)
+    rows = labelled_rows()
+    counts = Counter(code for _, code, _ in rows)
     kept = {code for code, n in counts.items() if n >= min_samples_per_class}
     dropped = {code: n for code, n in counts.items() if code not in kept}
     if len(kept) < MIN_CLASSES:
         raise InvalidInput(
-            f"已结案事件太少，无法训练分类模型：至少需要{MIN_CLASSES}个分类、"
-            f"每个分类至少{min_samples_per_class}条已结案事件（现有{len(rows)}条，"
+            f"已确认分类的事件太少，无法训练分类模型：至少需要{MIN_CLASSES}个分类、"
+            f"每个分类至少{min_samples_per_class}条经人工受理确认分类的事件（现有{len(rows)}条，"
             f"满足条件的分类{len(kept)}个）",
             code="insufficient_training_data",
             details={
@@ -430,7 +487,7 @@ def _training_data(
                 "min_samples_per_class": min_samples_per_class,
             },
         )
-    return [(t, c) for t, c in rows if c in kept], kept, counts, dropped
+    return [row for row in rows if row[1] in kept], kept, counts, dropped, len(rows)
 
 
 def classifier_train(
@@ -441,7 +498,8 @@ def classifier_train(
     target_precision: float = DEFAULT_TARGET_PRECISION,
     progress: Progress = _no_progress,
 ) -> ClassifierVersion:
-    """Train on the installation's own closed events, cross-validate, calibrate, store and activate.
+    """Train on the installation's own person-confirmed categories (`labelled_rows`: corrections weigh
+    more), cross-validate, calibrate, store and activate.
 
     Classes with fewer than `min_samples_per_class` examples are left out (their events fall back to
     keywords and to people). Refuses with a Chinese error when too little history exists. Held-out folds
@@ -455,14 +513,15 @@ def classifier_train(
     from sklearn.model_selection import StratifiedKFold
 
     progress("读取训练数据", 0, 1)
-    data, kept, counts, dropped = _training_data(
+    data, kept, counts, dropped, labelled = _training_data(
         actor=actor,
         min_samples_per_class=min_samples_per_class,
         folds=folds,
         target_precision=target_precision,
     )
-    texts = [t for t, _ in data]
-    labels = np.array([c for _, c in data])
+    texts = [t for t, _, _ in data]
+    labels = np.array([c for _, c, _ in data])
+    weights = np.array([w for _, _, w in data])
     min_count = min(counts[c] for c in kept)
     n_splits = max(2, min(folds, min_count))
     cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=0)
@@ -470,7 +529,7 @@ def classifier_train(
     predicted = np.empty(len(texts), dtype=object)
     for i, (train, test) in enumerate(cv.split(texts, labels)):
         progress("交叉验证", i, n_splits + 1)
-        fold = model_fit([texts[j] for j in train], list(labels[train]))
+        fold = model_fit([texts[j] for j in train], list(labels[train]), sample_weight=list(weights[train]))
         proba = fold.predict_proba([texts[j] for j in test])
         predicted[test] = fold.classes_[proba.argmax(axis=1)]
         raw[test] = proba.max(axis=1)
@@ -481,7 +540,7 @@ def classifier_train(
     curve = precision_curve(confidences, [bool(c) for c in correct])
     recall = {code: round(float(correct[labels == code].mean()), 4) for code in sorted(kept)}
     progress("训练最终模型", n_splits, n_splits + 1)
-    pipeline = model_fit(texts, list(labels))
+    pipeline = model_fit(texts, list(labels), sample_weight=list(weights))
     buf = io.BytesIO()
     joblib.dump(
         {
@@ -503,6 +562,8 @@ def classifier_train(
         curve=curve,
         target_precision=target_precision,
         suggested_threshold=suggest_threshold(curve, target_precision),
+        labels=labelled,
+        corrections=int((weights > 1.0).sum()),
     )
     with transaction.atomic():
         ClassifierVersion.objects.filter(active=True).update(active=False)
@@ -525,6 +586,7 @@ def classifier_train(
                 "per_class_recall": recall,
                 "target_precision": target_precision,
                 "suggested_threshold": report.suggested_threshold,
+                "corrections": report.corrections,
             },
         )
     progress("完成", n_splits + 1, n_splits + 1)
@@ -533,8 +595,12 @@ def classifier_train(
     return version
 
 
-def _progress_key(task_id: str) -> str:
-    return f"wangge:classifier-train:{task_id}"
+# --- background training, its durable record and the schedule (issue 18 C5) --------------------------
+
+# A queued or running training with no progress for this long is recorded as interrupted by the sweep
+# (its worker died or never ran); each cross-validation fold reports progress.
+TRAINING_STALE_HOURS = 6
+TRAINING_STATUS_LABELS = dict(ClassifierTraining.State.choices)
 
 
 def classifier_train_enqueue(
@@ -543,9 +609,10 @@ def classifier_train_enqueue(
     min_samples_per_class: int = 5,
     folds: int = 5,
     target_precision: float = DEFAULT_TARGET_PRECISION,
-) -> str:
-    """Check the request now (permission, parameters, enough history: the same refusals as training) and
-    hand the training to the background worker; returns the task id for `classifier_train_status`.
+    scheduled: bool = False,
+) -> ClassifierTraining:
+    """Check the request now (permission, parameters, enough confirmed categories: the same refusals as
+    training), record a queued ClassifierTraining and hand the training to the background worker.
     Training takes minutes on a real history and must not run inside an HTTP request (issue 18 C3)."""
     from wangge.core.tasks import task_enqueue
 
@@ -555,65 +622,300 @@ def classifier_train_enqueue(
         folds=folds,
         target_precision=target_precision,
     )
-    result = task_enqueue(
-        "wangge.events.tasks.classifier_train_run",
-        actor_id=getattr(actor, "pk", None),
-        min_samples_per_class=min_samples_per_class,
-        folds=folds,
-        target_precision=target_precision,
-    )
-    task_id = str(result.id)
+    params = {
+        "min_samples_per_class": min_samples_per_class,
+        "folds": folds,
+        "target_precision": target_precision,
+    }
     with transaction.atomic():
+        training = ClassifierTraining.objects.create(
+            params=params,
+            scheduled=scheduled,
+            step="排队等待",
+            created_by=actor if getattr(actor, "pk", None) else None,
+            updated_at=timezone.now(),
+        )
         audit_record(
             actor=actor,
             action="classifier.train_enqueue",
-            object_type="events.classifierversion",
-            after={
-                "task_id": task_id,
-                "min_samples_per_class": min_samples_per_class,
-                "folds": folds,
-                "target_precision": target_precision,
-            },
+            obj=training,
+            after={**params, "scheduled": scheduled},
         )
-    return task_id
+    # Enqueued after the row is committed: a worker (or the immediate backend) always finds it.
+    try:
+        result = task_enqueue("wangge.events.tasks.classifier_train_run", training_id=training.pk)
+    except Exception as exc:  # the queue (Redis, the database) refused: the record says so
+        log.exception("分类模型训练任务无法提交 (training %s)", training.pk)
+        _training_finish(
+            training_id=training.pk,
+            status=ClassifierTraining.State.FAILED,
+            error_code="queue_unavailable",
+            error="后台任务队列不可用，请稍后再试",
+        )
+        raise Conflict("后台任务队列不可用，请稍后再试", code="queue_unavailable") from exc
+    ClassifierTraining.objects.filter(pk=training.pk).update(task_id=str(result.id)[:64])
+    training.refresh_from_db()
+    return training
 
 
-def classifier_train_progress(task_id: str) -> Progress:
-    """The `progress` callback of a background training: the step is kept in the cache for the status API."""
-    from django.core.cache import cache
-
+def _progress_recorder(training_id: int) -> Progress:
     def record(step: str, done: int, total: int) -> None:
-        cache.set(_progress_key(task_id), {"step": step, "done": done, "total": total}, 24 * 3600)
+        # One UPDATE, committed at once (the task runs outside any transaction): the status page of the
+        # web process reads it from the database while training goes on.
+        ClassifierTraining.objects.filter(pk=training_id).update(
+            step=step[:100], done=done, total=total, updated_at=timezone.now()
+        )
 
     return record
 
 
-def classifier_train_status(*, actor: Any, task_id: str) -> dict[str, Any]:
-    """State of a background training: status (READY, RUNNING, SUCCESSFUL, FAILED), the last progress step
-    and, once finished, the report (version, accuracy, per-class recall, curve, suggested threshold) or the
-    Chinese reason of a refusal."""
-    from django.core.cache import cache
-    from django_tasks import default_task_backend
-    from django_tasks.exceptions import TaskResultDoesNotExist
+def _training_finish(
+    *,
+    training_id: int,
+    status: str,
+    report: dict[str, Any] | None = None,
+    version: ClassifierVersion | None = None,
+    error_code: str = "",
+    error: str = "",
+) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        training = ClassifierTraining.objects.select_for_update().filter(pk=training_id).first()
+        if training is None:
+            return
+        training.status = status
+        training.report = report or {}
+        training.version = version
+        training.error_code = error_code[:64]
+        training.error = error[:500]
+        training.finished_at = training.updated_at = now
+        if status == ClassifierTraining.State.DONE:
+            training.step, training.done = "完成", max(training.done, training.total)
+        training.save()
+        if status == ClassifierTraining.State.FAILED:
+            audit_record(
+                actor=None,
+                action="classifier.train_failed",
+                obj=training,
+                after={"code": error_code, "message": error[:500]},
+            )
 
-    require_district_admin(actor, "仅限区级管理员查看模型训练")
+
+def classifier_training_run(*, training_id: int) -> dict[str, Any]:
+    """Run one queued training (the background task): status running, a progress step per fold, then
+    done with the report and the new version, or failed with the reason. A refusal (the history changed
+    since the request was checked, the starter is no longer a district admin) is recorded with its
+    Chinese message; an unexpected error only with its type (the server log has the rest: exception
+    texts can quote event texts). A task delivered twice trains once."""
+    now = timezone.now()
+    training = ClassifierTraining.objects.select_related("created_by").filter(pk=training_id).first()
+    if training is None:
+        return {"ok": False, "code": "not_found", "message": "训练记录不存在"}
+    won = ClassifierTraining.objects.filter(pk=training_id, status=ClassifierTraining.State.QUEUED).update(
+        status=ClassifierTraining.State.RUNNING, started_at=now, updated_at=now, step="读取训练数据"
+    )
+    if not won:
+        return {"ok": False, "code": "already_started", "message": "该训练已开始或已结束"}
+    params = training.params or {}
     try:
-        result = default_task_backend.get_result(task_id)
-    except (TaskResultDoesNotExist, ValueError, ValidationError, NotImplementedError) as exc:
-        raise NotFound("训练任务不存在", code="not_found") from exc
-    if getattr(result.task, "module_path", "") != "wangge.events.tasks.classifier_train_run":
+        version = classifier_train(
+            actor=training.created_by,
+            min_samples_per_class=int(params.get("min_samples_per_class", 5)),
+            folds=int(params.get("folds", 5)),
+            target_precision=float(params.get("target_precision", DEFAULT_TARGET_PRECISION)),
+            progress=_progress_recorder(training_id),
+        )
+    except ServiceError as exc:
+        _training_finish(
+            training_id=training_id,
+            status=ClassifierTraining.State.FAILED,
+            error_code=exc.code,
+            error=exc.message,
+        )
+        return {"ok": False, "code": exc.code, "message": exc.message}
+    except Exception as exc:
+        log.exception("分类模型训练失败 (training %s)", training_id)
+        _training_finish(
+            training_id=training_id,
+            status=ClassifierTraining.State.FAILED,
+            error_code="training_failed",
+            error=f"训练失败（{type(exc).__name__}），详情见服务器日志",
+        )
+        raise
+    report = version.report.as_dict()  # type: ignore[attr-defined]
+    _training_finish(
+        training_id=training_id, status=ClassifierTraining.State.DONE, report=report, version=version
+    )
+    return {"ok": True, "version": version.pk, **report}
+
+
+def classifier_training_get(*, actor: Any, task_id: str) -> ClassifierTraining:
+    """One training by its task id (district admins; the permission is checked before the lookup, so
+    anyone else learns nothing about which ids exist)."""
+    require_district_admin(actor, "仅限区级管理员查看模型训练")
+    training = (
+        ClassifierTraining.objects.select_related("created_by", "version")
+        .filter(task_id=str(task_id)[:64])
+        .first()
+    )
+    if training is None:
         raise NotFound("训练任务不存在", code="not_found")
-    body: dict[str, Any] = {
-        "task_id": str(result.id),
-        "status": str(result.status),
-        "progress": cache.get(_progress_key(str(result.id))),
-        "result": None,
-    }
-    if str(result.status) == "SUCCESSFUL":
-        body["result"] = result.return_value
-    elif str(result.status) == "FAILED":
-        body["result"] = {"ok": False, "code": "training_failed", "message": "训练失败，请查看服务器日志"}
-    return body
+    return training
+
+
+def classifier_trainings(*, actor: Any, limit: int = 10) -> list[ClassifierTraining]:
+    """The most recent trainings, newest first (district admins)."""
+    require_district_admin(actor, "仅限区级管理员查看模型训练")
+    return list(ClassifierTraining.objects.select_related("created_by", "version")[: max(1, limit)])
+
+
+def classifier_trainings_expire(*, now: Any = None) -> int:
+    """Record as failed the trainings that stopped reporting progress (their worker died or never ran),
+    so the page does not show them running forever and the schedule may start a new one."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(hours=TRAINING_STALE_HOURS)
+    stale = ClassifierTraining.objects.filter(
+        Q(updated_at__lt=cutoff) | Q(updated_at__isnull=True, created_at__lt=cutoff),
+        status__in=[ClassifierTraining.State.QUEUED, ClassifierTraining.State.RUNNING],
+    ).values_list("pk", flat=True)
+    n = 0
+    for pk in list(stale):
+        _training_finish(
+            training_id=pk,
+            status=ClassifierTraining.State.FAILED,
+            error_code="training_interrupted",
+            error=f"超过{TRAINING_STALE_HOURS}小时没有进展，训练视为中断（后台任务进程可能未运行）",
+        )
+        n += 1
+    return n
+
+
+def classifier_schedule() -> ClassifierSchedule:
+    """The schedule row (seeded by migration 0013; created with its defaults if someone deleted it)."""
+    row = ClassifierSchedule.objects.order_by("pk").first()
+    return row if row is not None else ClassifierSchedule.objects.create()
+
+
+def classifier_retrain_due(*, now: Any = None) -> bool:
+    """Whether the schedule asks for a training now: enabled, no training queued or running, none started
+    in the last `every_days` days, and at least `min_new_labels` more confirmed categories than the last
+    successful training read."""
+    now = now or timezone.now()
+    schedule = classifier_schedule()
+    if not schedule.enabled:
+        return False
+    trainings = ClassifierTraining.objects.all()
+    if trainings.filter(
+        status__in=[ClassifierTraining.State.QUEUED, ClassifierTraining.State.RUNNING]
+    ).exists():
+        return False
+    since = now - timedelta(days=schedule.every_days)
+    if schedule.last_enqueued_at and schedule.last_enqueued_at > since:
+        return False
+    if trainings.filter(created_at__gt=since).exists():
+        return False
+    last_done = trainings.filter(status=ClassifierTraining.State.DONE).first()
+    base = int((last_done.report or {}).get("labels", 0) or 0) if last_done else 0
+    return label_count() - base >= schedule.min_new_labels
+
+
+def classifier_retrain_sweep(*, now: Any = None, **_: Any) -> dict[str, Any]:
+    """The classifier's part of the periodic sweep (registered from the events' AppConfig): expire
+    stalled trainings, then enqueue one scheduled training when due. Two sweeps at the same moment
+    enqueue one (the schedule row is claimed by a conditional update)."""
+    now = now or timezone.now()
+    out: dict[str, Any] = {"classifier_trainings_enqueued": 0, "classifier_trainings_expired": 0}
+    try:
+        out["classifier_trainings_expired"] = classifier_trainings_expire(now=now)
+        if not classifier_retrain_due(now=now):
+            return out
+        s = classifier_schedule()
+        # Claimed by one conditional update: of two sweeps at the same moment one enqueues. A refused
+        # attempt (too few labels) also waits `every_days` before the next one.
+        last = (
+            Q(last_enqueued_at__isnull=True)
+            if s.last_enqueued_at is None
+            else Q(last_enqueued_at=s.last_enqueued_at)
+        )
+        if not ClassifierSchedule.objects.filter(last, pk=s.pk).update(last_enqueued_at=now):
+            return out
+        training = classifier_train_enqueue(
+            actor=None,
+            min_samples_per_class=s.min_samples_per_class,
+            folds=s.folds,
+            target_precision=s.target_precision,
+            scheduled=True,
+        )
+        out["classifier_trainings_enqueued"] = 1
+        out["notes"] = [f"已提交定期分类模型训练（任务 {training.task_id}）"]
+    except ServiceError as exc:  # e.g. too few confirmed categories yet
+        out["notes"] = [f"定期分类模型训练未开始：{exc.message}"]
+    except Exception as exc:  # the sweep of deadlines must go on
+        log.exception("定期分类模型训练失败")
+        out["errors"] = [f"classifier: {type(exc).__name__}"]
+    return out
+
+
+def _month_start(now: Any, months: int) -> Any:
+    local = timezone.localtime(now)
+    year, month = local.year, local.month - (months - 1)
+    while month <= 0:
+        year, month = year - 1, month + 12
+    return local.replace(year=year, month=month, day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def classifier_live_accuracy(*, user: Any, months: int = 12, now: Any = None) -> list[dict[str, Any]]:
+    """Live accuracy per month (issue 18 C5): among the caller's territory's events that a person
+    accepted with a suggested category, the share whose final category is the suggestion; per month of
+    report and per top-level category of the final category. History imports are left out (their
+    category was never suggested live). District admins."""
+    require_district_admin(user, "仅限区级管理员查看分类准确率")
+    months = max(1, min(int(months), 36))
+    since = _month_start(now or timezone.now(), months)
+    rows = (
+        Event.objects.filter(
+            scope_q(user),
+            confirmed_q(),
+            suggested_category__isnull=False,
+            category__isnull=False,
+            master__isnull=True,
+            created_at__gte=since,
+        )
+        .exclude(channel=Channel.HISTORY)
+        .annotate(month=TruncMonth("created_at"))
+        .values("month", "category_id")
+        .annotate(total=Count("pk"), agreed=Count("pk", filter=Q(category_id=F("suggested_category_id"))))
+    )
+    cats = {c.pk: c for c in Category.objects.all()}
+
+    def top(pk: int) -> Category:
+        cat = cats[pk]
+        seen = {pk}
+        while cat.parent_id and cat.parent_id in cats and cat.parent_id not in seen:
+            seen.add(cat.parent_id)
+            cat = cats[cat.parent_id]
+        return cat
+
+    by_month: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        when = row["month"]
+        key = (timezone.localtime(when) if timezone.is_aware(when) else when).strftime("%Y-%m")
+        month = by_month.setdefault(key, {"month": key, "total": 0, "agreed": 0, "categories": {}})
+        cat = top(row["category_id"])
+        slot = month["categories"].setdefault(
+            cat.code, {"code": cat.code, "name": cat.name, "total": 0, "agreed": 0}
+        )
+        for target in (month, slot):
+            target["total"] += row["total"]
+            target["agreed"] += row["agreed"]
+    out = []
+    for key in sorted(by_month):
+        month = by_month[key]
+        categories = sorted(month["categories"].values(), key=lambda c: c["code"])
+        for item in [month, *categories]:
+            item["accuracy"] = round(item["agreed"] / item["total"], 4) if item["total"] else None
+        out.append({**month, "categories": categories})
+    return out
 
 
 def classifier_versions() -> list[ClassifierVersion]:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from wangge.audit.services import audit_record
 from wangge.core.errors import Conflict, NotFound
+from wangge.territory.addresses import address_match
 from wangge.territory.locator import locate_point
 from wangge.territory.models import Building
 
@@ -55,23 +56,29 @@ def propose_urgency(text: str, current: str, category: Category | None = None) -
 
 def locate(event: Event) -> tuple[Any, Any, str]:
     """(grid, building, how) for the event: coordinates first, then building, then the address."""
+    grid, building, how, _ = locate_with_candidates(event)
+    return grid, building, how
+
+
+def locate_with_candidates(event: Event) -> tuple[Any, Any, str, list[dict[str, Any]]]:
+    """`locate`, plus the buildings an address may mean when it matched none confidently (for the
+    person who triages it; `territory.addresses`)."""
     building = None
     if event.building_id:
         building = Building.objects.select_related("grid").filter(pk=event.building_id).first()
     if event.lat is not None and event.lng is not None:
         grid = locate_point(lat=event.lat, lng=event.lng)
         if grid is not None:
-            return grid, building, "point"
+            return grid, building, "point", []
     if building is not None and building.grid_id:
-        return building.grid, building, "building"
+        return building.grid, building, "building", []
     address = (event.address or "").strip()
     if address:
-        found = list(Building.objects.select_related("grid").filter(address=address)[:2])
-        if len(found) != 1 and len(address) >= 6:
-            found = list(Building.objects.select_related("grid").filter(address__icontains=address)[:2])
-        if len(found) == 1 and found[0].grid_id:
-            return found[0].grid, found[0], "address"
-    return None, building, ""
+        found = address_match(address)
+        if found.best is not None:
+            return found.best.grid, found.best.building or building, "address", []
+        return None, building, "", [c.as_data() for c in found.candidates]
+    return None, building, "", []
 
 
 def event_triage(*, event_id: int) -> Event:
@@ -87,7 +94,7 @@ def event_triage(*, event_id: int) -> Event:
         raise NotFound("事件不存在", code="not_found")
     if not event.status.is_initial:
         return event  # already accepted or rejected by a person: nothing left to triage
-    grid, building, how = locate(event)
+    grid, building, how, address_candidates = locate_with_candidates(event)
     # The same text the model was trained on (`event_text`: an auto-title, the description's start, adds nothing).
     text = event_text(event.title, event.description)
     suggested, confidence = classify(text)
@@ -146,6 +153,7 @@ def event_triage(*, event_id: int) -> Event:
                 "urgency": urgency,
                 "needs_triage": needs_triage,
                 "likely_duplicate": duplicate,
+                **({"address_candidates": address_candidates} if address_candidates else {}),
             },
         )
         event.refresh_from_db()

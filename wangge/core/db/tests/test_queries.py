@@ -28,7 +28,8 @@ def test_detail_rows_equal_the_orms(world: Any) -> None:
     first = report()
     second = report("路灯坏了好几天", at=G112)
     Event.objects.filter(pk=second.pk).update(handler_unit=unit, handler_user=world.users.grid2)
-    outside = report("无处可定位", at=(10.0, 10.0))  # no grid: the select_related join is empty
+    # No grid (an address that matches no building): the select_related join is empty.
+    outside = report("无处可定位", at=(None, None), address="无名路口")  # type: ignore[arg-type]
     detail = Prepared(lambda pk: _detail_queryset(connection.vendor).filter(pk=pk)[:1], pk=int)
     for event in (first, second, outside):
         (got,) = detail.rows(pk=event.pk)

@@ -5,6 +5,7 @@
 
   var PIN = { radius: 9, color: "#c8102e", weight: 3, fillColor: "#c8102e", fillOpacity: 0.6 };
   var OUTLINE = { color: "#5c6670", weight: 1, fillOpacity: 0.04, interactive: false };
+  var FOCUS = { color: "#c8102e", weight: 2, fillOpacity: 0.06, interactive: false };
   var DEFAULT_VIEW = [30.59, 114.30];
 
   function baseMap(el) {
@@ -16,7 +17,17 @@
     }
     var src = el.dataset.outlines && document.getElementById(el.dataset.outlines);
     var layer = src ? L.geoJSON(JSON.parse(src.textContent), { style: function () { return OUTLINE; } }) : null;
-    var bounds = layer ? layer.getBounds() : null;
+    // data-focus: the worker's own grids (patrol), named and framed first instead of the whole district.
+    var fsrc = el.dataset.focus && document.getElementById(el.dataset.focus);
+    var focus = fsrc ? L.geoJSON(JSON.parse(fsrc.textContent), {
+      style: function () { return FOCUS; },
+      onEachFeature: function (feature, lyr) {
+        var name = (feature.properties || {}).name;
+        if (name) lyr.bindTooltip(name, { permanent: true, direction: "center", className: "grid-label", interactive: false });
+      }
+    }) : null;
+    var bounds = focus ? focus.getBounds() : null;
+    if (!(bounds && bounds.isValid())) bounds = layer ? layer.getBounds() : null;
     bounds = bounds && bounds.isValid() ? bounds : null;
     // A view first: vector layers cannot be drawn on a map without one.
     if (bounds) {
@@ -25,6 +36,7 @@
       map.setView(DEFAULT_VIEW, 12);
     }
     if (layer) layer.addTo(map);
+    if (focus) focus.addTo(map);
     return { map: map, bounds: bounds };
   }
 
@@ -75,9 +87,10 @@
       });
     });
 
-    function locate(btn, auto) {
+    // Only when the user presses the button: no permission prompt and no error before anything was asked.
+    function locate() {
       if (!navigator.geolocation) {
-        if (status && !auto) { status.textContent = "此设备不支持定位，请在地图上点选或填写地址"; status.classList.add("error"); }
+        if (status) { status.textContent = "此设备不支持定位，请在地图上点选或填写地址"; status.classList.add("error"); }
         return;
       }
       if (status) status.textContent = "正在定位…";
@@ -85,14 +98,15 @@
         // Browsers report WGS-84 (the GPS datum); that is what the server expects.
         place(pos.coords.latitude, pos.coords.longitude, "当前位置（精度约 " + Math.round(pos.coords.accuracy) + " 米）");
         m.map.setView([pos.coords.latitude, pos.coords.longitude], 17);
-      }, function () {
-        if (status) { status.textContent = "无法获取定位，请在地图上点选或填写地址"; status.classList.add("error"); }
+      }, function (err) {
+        var why = err && err.code === 1 ? "未允许定位（可在浏览器设置中允许）" :
+          err && err.code === 3 ? "定位超时" : "暂时无法获取位置";
+        if (status) { status.textContent = why + "，请在地图上点选或填写地址"; status.classList.add("error"); }
       }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
     }
     document.querySelectorAll("[data-locate='" + el.id + "']").forEach(function (btn) {
-      btn.addEventListener("click", function () { locate(btn, false); });
+      btn.addEventListener("click", locate);
     });
-    if (el.dataset.autoLocate === "true" && !latIn.value) locate(null, true);
   }
 
   /* <div class="map point-map" data-lat=".." data-lng=".."> shows one point. */

@@ -66,13 +66,18 @@ class Category(models.Model):
     code = models.CharField("代码", max_length=32, unique=True)
     name = models.CharField("名称", max_length=50)
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        verbose_name="上级分类",
     )
     keywords = models.TextField("关键词(逗号分隔)", blank=True)
     default_type = models.CharField("默认类型", max_length=16, choices=EventType.choices, blank=True)
     is_dispute = models.BooleanField("矛盾纠纷类", default=False)
     active = models.BooleanField("启用", default=True)
-    sort = models.PositiveIntegerField(default=0)
+    sort = models.PositiveIntegerField(default=0, verbose_name="排序")
 
     class Meta:
         verbose_name = "事件分类"
@@ -94,7 +99,7 @@ class Status(models.Model):
     stage = models.CharField("计时环节", max_length=16, choices=Stage.choices, blank=True)
     is_initial = models.BooleanField("初始状态", default=False)
     is_closed = models.BooleanField("已办结(对外显示为closed)", default=False)
-    sort = models.PositiveIntegerField(default=0)
+    sort = models.PositiveIntegerField(default=0, verbose_name="排序")
 
     class Meta:
         verbose_name = "事件状态"
@@ -138,11 +143,15 @@ class HandlingUnit(models.Model):
 
     name = models.CharField("名称", max_length=100)
     kind = models.CharField("类型", max_length=16, choices=Kind.choices)
-    territory = models.ForeignKey("territory.Territory", on_delete=models.PROTECT, related_name="+")
-    path = models.CharField(max_length=15, db_index=True)
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="handling_units")
+    territory = models.ForeignKey(
+        "territory.Territory", on_delete=models.PROTECT, related_name="+", verbose_name="所属区划"
+    )
+    path = models.CharField(max_length=15, db_index=True, verbose_name="区划路径")
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="handling_units", verbose_name="成员"
+    )
     ack_limit_hours = models.PositiveIntegerField("吹哨报到时限(工作小时)", default=2)
-    active = models.BooleanField(default=True)
+    active = models.BooleanField(default=True, verbose_name="启用")
 
     class Meta:
         verbose_name = "处置单位"
@@ -160,7 +169,9 @@ class TimeLimit(models.Model):
         WORKHOUR = "workhour", "工作小时"
         MINUTE = "minute", "自然分钟"
 
-    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.CASCADE)
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.CASCADE, verbose_name="分类"
+    )
     urgency = models.CharField("紧急程度", max_length=16, choices=Urgency.choices, blank=True)
     stage = models.CharField("环节", max_length=16, choices=Stage.choices)
     amount = models.PositiveIntegerField("时限")
@@ -204,14 +215,18 @@ class DispatchRule(models.Model):
     """category × territory × urgency → unit or role; the first active match by `order` wins."""
 
     order = models.PositiveIntegerField("顺序", default=100)
-    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.CASCADE)
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.CASCADE, verbose_name="分类"
+    )
     include_subcategories = models.BooleanField("含子分类", default=True)
     path_prefix = models.CharField("区划编码前缀(空=全部)", max_length=15, blank=True)
     urgency = models.CharField("紧急程度", max_length=16, choices=Urgency.choices, blank=True)
-    unit = models.ForeignKey(HandlingUnit, null=True, blank=True, on_delete=models.PROTECT)
+    unit = models.ForeignKey(
+        HandlingUnit, null=True, blank=True, on_delete=models.PROTECT, verbose_name="处置单位"
+    )
     role = models.CharField("角色(无单位时: 本网格的该角色)", max_length=32, blank=True)
     level = models.CharField("处置层级", max_length=16, choices=Level.choices, default=Level.GRID)
-    active = models.BooleanField(default=True)
+    active = models.BooleanField(default=True, verbose_name="启用")
 
     class Meta:
         verbose_name = "分拨规则"
@@ -276,7 +291,7 @@ class Event(models.Model):
     urgency = models.CharField("紧急程度", max_length=16, choices=Urgency.choices, default=Urgency.NORMAL)
     channel = models.CharField("来源渠道", max_length=16, choices=Channel.choices)
     category = models.ForeignKey(
-        Category, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+        Category, null=True, blank=True, on_delete=models.PROTECT, related_name="events", verbose_name="分类"
     )
     suggested_category = models.ForeignKey(
         Category,
@@ -288,59 +303,76 @@ class Event(models.Model):
     )
     confidence = models.FloatField("分类置信度", null=True, blank=True)
     needs_triage = models.BooleanField("待人工分拣", default=False, db_index=True)
-    status = models.ForeignKey(Status, on_delete=models.PROTECT, related_name="events")
+    status = models.ForeignKey(Status, on_delete=models.PROTECT, related_name="events", verbose_name="状态")
     # Location: WGS-84 point and/or address; grid and path as they were when the event happened.
-    lat = models.FloatField(null=True, blank=True)
-    lng = models.FloatField(null=True, blank=True)
+    lat = models.FloatField(null=True, blank=True, verbose_name="纬度")
+    lng = models.FloatField(null=True, blank=True, verbose_name="经度")
     address = models.CharField("地址", max_length=200, blank=True)
     grid = models.ForeignKey(
-        "territory.Territory", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "territory.Territory",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="网格",
     )
-    building = models.ForeignKey("territory.Building", null=True, blank=True, on_delete=models.SET_NULL)
-    path = models.CharField(max_length=15, db_index=True, blank=True)
+    building = models.ForeignKey(
+        "territory.Building", null=True, blank=True, on_delete=models.SET_NULL, verbose_name="楼栋"
+    )
+    path = models.CharField(max_length=15, db_index=True, blank=True, verbose_name="区划路径")
     level = models.CharField("当前层级", max_length=16, choices=Level.choices, default=Level.GRID)
     # Reporter: contact encrypted (as residents' personal data); anonymous allowed.
     anonymous = models.BooleanField("匿名", default=False)
-    reporter_name_enc = models.TextField(blank=True)
-    reporter_phone_enc = models.TextField(blank=True)
-    reporter_phone_hash = models.CharField(max_length=64, null=True, blank=True, db_index=True)  # noqa: DJ001
+    reporter_name_enc = models.TextField(blank=True, verbose_name="上报人姓名(加密)")
+    reporter_phone_enc = models.TextField(blank=True, verbose_name="上报人电话(加密)")
+    reporter_phone_hash = models.CharField(  # noqa: DJ001
+        max_length=64, null=True, blank=True, db_index=True, verbose_name="上报人电话(检索用摘要)"
+    )
     reporter_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="reported_events",
+        verbose_name="上报账号",
     )
-    handler_unit = models.ForeignKey(HandlingUnit, null=True, blank=True, on_delete=models.PROTECT)
+    handler_unit = models.ForeignKey(
+        HandlingUnit, null=True, blank=True, on_delete=models.PROTECT, verbose_name="处置单位"
+    )
     handler_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="handled_events",
+        verbose_name="处置人",
     )
     # Clock of the current stage: stored deadlines, not timers.
-    stage = models.CharField(max_length=16, choices=Stage.choices, blank=True)
-    stage_started_at = models.DateTimeField(null=True, blank=True)
-    warn_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    deadline = models.DateTimeField(null=True, blank=True, db_index=True)
-    warning = models.CharField(max_length=8, choices=Warning.choices, default=Warning.NONE)
+    stage = models.CharField(max_length=16, choices=Stage.choices, blank=True, verbose_name="环节")
+    stage_started_at = models.DateTimeField(null=True, blank=True, verbose_name="环节开始时间")
+    warn_at = models.DateTimeField(null=True, blank=True, db_index=True, verbose_name="预警时间")
+    deadline = models.DateTimeField(null=True, blank=True, db_index=True, verbose_name="时限")
+    warning = models.CharField(
+        max_length=8, choices=Warning.choices, default=Warning.NONE, verbose_name="预警"
+    )
     calendar_fallback = models.BooleanField("日历按周一至周五推算", default=False)
     master = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged", verbose_name="合并到"
     )
     # Idempotency: one key per retried submission; external ids (work-order number, device message id).
-    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)  # noqa: DJ001
-    external_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
-    rating = models.CharField(max_length=16, blank=True)
+    idempotency_key = models.CharField(
+        max_length=100, null=True, blank=True, unique=True, verbose_name="幂等键"
+    )  # noqa: DJ001
+    external_id = models.CharField(max_length=100, null=True, blank=True, verbose_name="外部编号")  # noqa: DJ001
+    rating = models.CharField(max_length=16, blank=True, verbose_name="评价")
     reject_reason = models.CharField("不予受理理由", max_length=300, blank=True)
     triaged_at = models.DateTimeField("分拣完成时间", null=True, blank=True)
     # Channel-specific details (Open311 attributes, device payload summary, hotline order fields …).
-    extra = models.JSONField(default=dict, blank=True)
-    version = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
+    extra = models.JSONField(default=dict, blank=True, verbose_name="附加数据")
+    version = models.PositiveIntegerField(default=0, verbose_name="版本")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="创建时间")
+    updated_at = models.DateTimeField(auto_now=True, verbose_name="更新时间")
+    closed_at = models.DateTimeField(null=True, blank=True, verbose_name="办结时间")
 
     class Meta:
         verbose_name = "事件"
@@ -383,13 +415,13 @@ class Event(models.Model):
 class StageDeadline(models.Model):
     """Every stage clock an event ran (history of deadlines, extensions and how each ended)."""
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="clocks")
-    stage = models.CharField(max_length=16, choices=Stage.choices)
-    started_at = models.DateTimeField()
-    warn_at = models.DateTimeField()
-    deadline = models.DateTimeField()
-    finished_at = models.DateTimeField(null=True, blank=True)
-    overdue = models.BooleanField(default=False)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="clocks", verbose_name="事件")
+    stage = models.CharField(max_length=16, choices=Stage.choices, verbose_name="环节")
+    started_at = models.DateTimeField(verbose_name="开始时间")
+    warn_at = models.DateTimeField(verbose_name="预警时间")
+    deadline = models.DateTimeField(verbose_name="时限")
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name="结束时间")
+    overdue = models.BooleanField(default=False, verbose_name="是否超期")
 
     def __str__(self) -> str:
         return f"{self._meta.verbose_name} #{self.pk}"
@@ -398,17 +430,19 @@ class StageDeadline(models.Model):
 class TimelineEntry(models.Model):
     """Append-only: one row per step of an event."""
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="timeline")
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    actor_name = models.CharField(max_length=150, blank=True)
-    actor_role = models.CharField(max_length=32, blank=True)
-    action = models.CharField(max_length=32)
-    from_status = models.CharField(max_length=32, blank=True)
-    to_status = models.CharField(max_length=32, blank=True)
-    note = models.TextField(blank=True)
-    public = models.BooleanField(default=True)
-    data = models.JSONField(default=dict, blank=True)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="timeline", verbose_name="事件")
+    at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="时间")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, verbose_name="操作人账号"
+    )
+    actor_name = models.CharField(max_length=150, blank=True, verbose_name="操作人")
+    actor_role = models.CharField(max_length=32, blank=True, verbose_name="操作人角色")
+    action = models.CharField(max_length=32, verbose_name="动作")
+    from_status = models.CharField(max_length=32, blank=True, verbose_name="原状态")
+    to_status = models.CharField(max_length=32, blank=True, verbose_name="新状态")
+    note = models.TextField(blank=True, verbose_name="说明")
+    public = models.BooleanField(default=True, verbose_name="对外公开")
+    data = models.JSONField(default=dict, blank=True, verbose_name="数据")
 
     class Meta:
         ordering = ["at", "id"]
@@ -423,12 +457,16 @@ class TimelineEntry(models.Model):
 
 
 class Attachment(models.Model):
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="attachments")
-    entry = models.ForeignKey(TimelineEntry, null=True, blank=True, on_delete=models.SET_NULL)
-    file = models.FileField(upload_to="events/%Y/%m/")
-    content_type = models.CharField(max_length=50)
-    size = models.PositiveIntegerField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="attachments", verbose_name="事件"
+    )
+    entry = models.ForeignKey(
+        TimelineEntry, null=True, blank=True, on_delete=models.SET_NULL, verbose_name="办理步骤"
+    )
+    file = models.FileField(upload_to="events/%Y/%m/", verbose_name="文件")
+    content_type = models.CharField(max_length=50, verbose_name="文件类型")
+    size = models.PositiveIntegerField(verbose_name="大小(字节)")
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name="创建时间")
 
     # --- whistle (吹哨报到), extensions, notifications -------------------------------------------------
 
@@ -439,13 +477,17 @@ class Attachment(models.Model):
 class Whistle(models.Model):
     """A community or street summons departments to one event; each must report in within its limit."""
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="whistles")
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="whistles", verbose_name="事件")
     blown_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="吹哨人",
     )
-    level = models.CharField(max_length=16, choices=Level.choices)
-    note = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    level = models.CharField(max_length=16, choices=Level.choices, verbose_name="层级")
+    note = models.TextField(blank=True, verbose_name="说明")
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name="创建时间")
 
     def __str__(self) -> str:
         return f"{self._meta.verbose_name} #{self.pk}"
@@ -457,13 +499,22 @@ class WhistleSummon(models.Model):
         ACKNOWLEDGED = "acknowledged", gettext_noop("已报到")
         MISSED = "missed", gettext_noop("超时未报到")
 
-    whistle = models.ForeignKey(Whistle, on_delete=models.CASCADE, related_name="summons")
-    unit = models.ForeignKey(HandlingUnit, on_delete=models.PROTECT)
-    deadline = models.DateTimeField()
-    state = models.CharField(max_length=16, choices=State.choices, default=State.SUMMONED)
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    whistle = models.ForeignKey(
+        Whistle, on_delete=models.CASCADE, related_name="summons", verbose_name="吹哨"
+    )
+    unit = models.ForeignKey(HandlingUnit, on_delete=models.PROTECT, verbose_name="处置单位")
+    deadline = models.DateTimeField(verbose_name="时限")
+    state = models.CharField(
+        max_length=16, choices=State.choices, default=State.SUMMONED, verbose_name="状态"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True, verbose_name="确认时间")
     acknowledged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="确认人",
     )
 
     class Meta:
@@ -479,22 +530,33 @@ class ExtensionRequest(models.Model):
         APPROVED = "approved", gettext_noop("已批准")
         REJECTED = "rejected", gettext_noop("已驳回")
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="extensions")
-    stage = models.CharField(max_length=16, choices=Stage.choices)
-    amount = models.PositiveIntegerField()
-    unit = models.CharField(max_length=16, choices=TimeLimit.Unit.choices, default=TimeLimit.Unit.WORKDAY)
-    reason = models.TextField()
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="extensions", verbose_name="事件")
+    stage = models.CharField(max_length=16, choices=Stage.choices, verbose_name="环节")
+    amount = models.PositiveIntegerField(verbose_name="时长")
+    unit = models.CharField(
+        max_length=16, choices=TimeLimit.Unit.choices, default=TimeLimit.Unit.WORKDAY, verbose_name="处置单位"
+    )
+    reason = models.TextField(verbose_name="理由")
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="申请人",
     )
-    requested_at = models.DateTimeField(auto_now_add=True)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    requested_at = models.DateTimeField(auto_now_add=True, verbose_name="申请时间")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING, verbose_name="状态")
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="审批人",
     )
-    decided_at = models.DateTimeField(null=True, blank=True)
-    old_deadline = models.DateTimeField(null=True, blank=True)
-    new_deadline = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name="审批时间")
+    old_deadline = models.DateTimeField(null=True, blank=True, verbose_name="原时限")
+    new_deadline = models.DateTimeField(null=True, blank=True, verbose_name="新时限")
 
     def __str__(self) -> str:
         return f"{self._meta.verbose_name} #{self.pk}"
@@ -556,15 +618,22 @@ class Notification(notify_models.Notification):
 class ReturnVisit(models.Model):
     """回访 task, created when a reporter is not satisfied."""
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="return_visits")
-    reason = models.CharField(max_length=300)
-    assigned_to = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="return_visits", verbose_name="事件"
     )
-    due = models.DateTimeField(null=True, blank=True)
-    done_at = models.DateTimeField(null=True, blank=True)
-    outcome = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    reason = models.CharField(max_length=300, verbose_name="理由")
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="回访人",
+    )
+    due = models.DateTimeField(null=True, blank=True, verbose_name="应完成时间")
+    done_at = models.DateTimeField(null=True, blank=True, verbose_name="完成时间")
+    outcome = models.TextField(blank=True, verbose_name="回访情况")
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name="创建时间")
 
     def __str__(self) -> str:
         return f"{self._meta.verbose_name} #{self.pk}"
@@ -576,24 +645,30 @@ class DisputeParty(models.Model):
         RESPONDENT = "respondent", "被申请方"
         OTHER = "other", "其他"
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="parties")
-    resident = models.ForeignKey("registry.Resident", null=True, blank=True, on_delete=models.PROTECT)
-    name = models.CharField(max_length=50, blank=True)
-    side = models.CharField(max_length=16, choices=Side.choices)
-    note = models.CharField(max_length=200, blank=True)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="parties", verbose_name="事件")
+    resident = models.ForeignKey(
+        "registry.Resident", null=True, blank=True, on_delete=models.PROTECT, verbose_name="居民"
+    )
+    name = models.CharField(max_length=50, blank=True, verbose_name="名称")
+    side = models.CharField(max_length=16, choices=Side.choices, verbose_name="当事方")
+    note = models.CharField(max_length=200, blank=True, verbose_name="说明")
 
     def __str__(self) -> str:
         return f"{self._meta.verbose_name} #{self.pk}"
 
 
 class MediationSession(models.Model):
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="mediations")
-    held_at = models.DateTimeField()
-    place = models.CharField(max_length=100, blank=True)
-    mediator = models.CharField(max_length=50)
-    summary = models.TextField()
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="mediations", verbose_name="事件")
+    held_at = models.DateTimeField(verbose_name="调解时间")
+    place = models.CharField(max_length=100, blank=True, verbose_name="地点")
+    mediator = models.CharField(max_length=50, verbose_name="调解人")
+    summary = models.TextField(verbose_name="调解摘要")
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="创建人",
     )
 
     def __str__(self) -> str:
@@ -606,10 +681,12 @@ class DisputeOutcome(models.Model):
         FAILED = "failed", "调解不成"
         REFERRED = "referred", "转司法/诉讼"
 
-    event = models.OneToOneField(Event, on_delete=models.CASCADE, related_name="dispute_outcome")
-    agreement_text = models.TextField(blank=True)
-    result = models.CharField(max_length=16, choices=Result.choices)
-    decided_at = models.DateTimeField()
+    event = models.OneToOneField(
+        Event, on_delete=models.CASCADE, related_name="dispute_outcome", verbose_name="事件"
+    )
+    agreement_text = models.TextField(blank=True, verbose_name="协议内容")
+    result = models.CharField(max_length=16, choices=Result.choices, verbose_name="调解结果")
+    decided_at = models.DateTimeField(verbose_name="审批时间")
 
     # --- devices and SOS watch --------------------------------------------------------------------------
 
@@ -628,29 +705,35 @@ class Device(models.Model):
         DOOR = "door", "门磁"
         OTHER = "other", "其他"
 
-    device_id = models.CharField(max_length=64, unique=True)
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    name = models.CharField(max_length=100, blank=True)
-    resident = models.ForeignKey("registry.Resident", null=True, blank=True, on_delete=models.PROTECT)
-    place = models.ForeignKey("registry.Place", null=True, blank=True, on_delete=models.PROTECT)
-    building = models.ForeignKey("territory.Building", null=True, blank=True, on_delete=models.PROTECT)
-    lat = models.FloatField(null=True, blank=True)
-    lng = models.FloatField(null=True, blank=True)
-    path = models.CharField(max_length=15, db_index=True, blank=True)
+    device_id = models.CharField(max_length=64, unique=True, verbose_name="设备编号")
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name="类型")
+    name = models.CharField(max_length=100, blank=True, verbose_name="名称")
+    resident = models.ForeignKey(
+        "registry.Resident", null=True, blank=True, on_delete=models.PROTECT, verbose_name="居民"
+    )
+    place = models.ForeignKey(
+        "registry.Place", null=True, blank=True, on_delete=models.PROTECT, verbose_name="地点"
+    )
+    building = models.ForeignKey(
+        "territory.Building", null=True, blank=True, on_delete=models.PROTECT, verbose_name="楼栋"
+    )
+    lat = models.FloatField(null=True, blank=True, verbose_name="纬度")
+    lng = models.FloatField(null=True, blank=True, verbose_name="经度")
+    path = models.CharField(max_length=15, db_index=True, blank=True, verbose_name="区划路径")
     life_safety = models.BooleanField("生命安全类(按一键呼叫处理)", default=False)
-    active = models.BooleanField(default=True)
-    last_seen = models.DateTimeField(null=True, blank=True)
+    active = models.BooleanField(default=True, verbose_name="启用")
+    last_seen = models.DateTimeField(null=True, blank=True, verbose_name="最近上报时间")
 
     def __str__(self) -> str:
         return f"{self._meta.verbose_name} #{self.pk}"
 
 
 class DeviceMessage(models.Model):
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="messages")
-    message_id = models.CharField(max_length=100)
-    received_at = models.DateTimeField(auto_now_add=True)
-    payload = models.JSONField(default=dict)
-    event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.SET_NULL)
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="messages", verbose_name="设备")
+    message_id = models.CharField(max_length=100, verbose_name="消息编号")
+    received_at = models.DateTimeField(auto_now_add=True, verbose_name="接收时间")
+    payload = models.JSONField(default=dict, verbose_name="消息内容")
+    event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.SET_NULL, verbose_name="事件")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["device", "message_id"], name="uniq_device_message")]
@@ -662,24 +745,31 @@ class DeviceMessage(models.Model):
 class SosStep(models.Model):
     """The on-duty chain: who is alerted at each step and how many minutes they have to acknowledge."""
 
-    order = models.PositiveIntegerField(unique=True)
-    level = models.CharField(max_length=16, choices=Level.choices)
-    role = models.CharField(max_length=32)
-    minutes = models.PositiveIntegerField(default=5)
+    order = models.PositiveIntegerField(unique=True, verbose_name="顺序")
+    level = models.CharField(max_length=16, choices=Level.choices, verbose_name="层级")
+    role = models.CharField(max_length=32, verbose_name="角色")
+    minutes = models.PositiveIntegerField(default=5, verbose_name="时限(分钟)")
 
     def __str__(self) -> str:
         return f"{self._meta.verbose_name} #{self.pk}"
 
 
 class SosWatch(models.Model):
-    event = models.OneToOneField(Event, on_delete=models.CASCADE, related_name="sos_watch")
-    step = models.PositiveIntegerField(default=1)
-    step_deadline = models.DateTimeField(db_index=True)
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    event = models.OneToOneField(
+        Event, on_delete=models.CASCADE, related_name="sos_watch", verbose_name="事件"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    step = models.PositiveIntegerField(default=1, verbose_name="当前层级")
+    step_deadline = models.DateTimeField(db_index=True, verbose_name="本层级时限")
+    acknowledged_at = models.DateTimeField(null=True, blank=True, verbose_name="确认时间")
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="确认人",
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name="创建时间")
 
     # --- Open311 and the classifier -------------------------------------------------------------------
 
@@ -690,22 +780,22 @@ class SosWatch(models.Model):
 class ApiKey(models.Model):
     """Open311 api_key for an outside client; only a keyed hash of the key is stored."""
 
-    name = models.CharField(max_length=100)
-    key_hash = models.CharField(max_length=64, unique=True)
-    active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    name = models.CharField(max_length=100, verbose_name="名称")
+    key_hash = models.CharField(max_length=64, unique=True, verbose_name="密钥摘要")
+    active = models.BooleanField(default=True, verbose_name="启用")
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name="创建时间")
 
     def __str__(self) -> str:
         return f"{self._meta.verbose_name} #{self.pk}"
 
 
 class ClassifierVersion(models.Model):
-    created_at = models.DateTimeField(auto_now_add=True)
-    file = models.FileField(upload_to="classifier/")
-    samples = models.PositiveIntegerField()
-    categories = models.PositiveIntegerField()
-    cv_accuracy = models.FloatField()
-    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name="创建时间")
+    file = models.FileField(upload_to="classifier/", verbose_name="文件")
+    samples = models.PositiveIntegerField(verbose_name="样本数")
+    categories = models.PositiveIntegerField(verbose_name="分类数")
+    cv_accuracy = models.FloatField(verbose_name="交叉验证准确率")
+    active = models.BooleanField(default=True, verbose_name="启用")
 
     def __str__(self) -> str:
         return f"{self._meta.verbose_name} #{self.pk}"

@@ -20,15 +20,12 @@ territory is a row error, and one that cannot be located at all is kept at the i
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import os
 import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -39,9 +36,9 @@ from wangge.core.guards import require_district_admin
 from wangge.core.scope import path_in_scope, user_scope_path
 from wangge.exchange.columns import COORD_NOTE, Column, Spec
 from wangge.exchange.files import template_xlsx
-from wangge.exchange.readers import check_table_name, open_table, upload_path
+from wangge.exchange.readers import open_table, upload_path
 from wangge.registry.bulk import RowError, RowInvalid, parse_coords, text
-from wangge.territory.coords import CRS_CHOICES, WGS84, to_wgs84
+from wangge.territory.coords import WGS84, to_wgs84
 from wangge.territory.locator import locate_points
 from wangge.territory.models import Building, Territory
 
@@ -58,6 +55,7 @@ from ..models import (
 )
 from ..triage import locate
 from .report import replay_allowed_many, replay_refused, tracking_code_new
+from .uploads import upload_check
 
 MAX_ROWS = 20_000  # per file: a web request; split larger exports by year
 MAX_KEPT_ERRORS = 500
@@ -464,19 +462,7 @@ def history_import(*, actor: Any, file: Any, crs: str = WGS84) -> HistoryResult:
     home = user_scope_path(actor)
     if actor is None or (home == "" and not getattr(actor, "is_superuser", False)):
         raise Forbidden("仅限区级管理员导入历史事件", code="permission_denied")
-    if crs not in CRS_CHOICES:
-        raise InvalidInput("坐标系无效（可选：wgs84、gcj02、bd09）", code="invalid_crs")
-    name = os.path.basename(str(getattr(file, "name", "") or ""))[:200]
-    check_table_name(name)
-    size = int(getattr(file, "size", 0) or 0)
-    if size <= 0:
-        raise InvalidInput("文件是空的，没有任何内容", code="empty_file")
-    if size > settings.WANGGE_MAX_UPLOAD_BYTES:
-        raise InvalidInput("文件过大，请拆分后分批导入", code="file_too_large")
-    digest = hashlib.sha256()
-    for chunk in file.chunks():
-        digest.update(chunk)
-    file.seek(0)
+    name, sha256 = upload_check(file=file, crs=crs)
     result = HistoryResult(job=uuid.uuid4().hex)
     ref = _Reference()
     too_many = InvalidInput(f"单个文件最多 {MAX_ROWS} 条历史案件，请按年份拆分后导入", code="too_many_rows")
@@ -519,7 +505,7 @@ def history_import(*, actor: Any, file: Any, crs: str = WGS84) -> HistoryResult:
                 path=home,
                 after={
                     "file": name,
-                    "sha256": digest.hexdigest(),
+                    "sha256": sha256,
                     "job": result.job,
                     "total": result.total,
                     "created": result.created,

@@ -8,13 +8,10 @@ wangge.exchange.readers (header row detection, .xlsx/.xls/.csv, encodings).
 """
 
 import datetime as dt
-import hashlib
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,13 +21,14 @@ from wangge.core.errors import Forbidden, InvalidInput
 from wangge.core.masking import mask_name, mask_phone
 from wangge.exchange.columns import COORD_NOTE, Column, Spec
 from wangge.exchange.files import template_xlsx
-from wangge.exchange.readers import check_table_name, open_table, upload_path
+from wangge.exchange.readers import open_table, upload_path
 from wangge.registry.bulk import RowError, RowInvalid, parse_coords, text
-from wangge.territory.coords import CRS_CHOICES, WGS84, to_wgs84
+from wangge.territory.coords import WGS84, to_wgs84
 
 from ..models import Category, Channel, EventType, Urgency
 from .batch import event_intake_many
 from .report import EventInput
+from .uploads import upload_check
 
 MAX_ROWS = 5000  # per file; the platform's daily export is far smaller
 MAX_KEPT_ERRORS = 500
@@ -251,19 +249,7 @@ def hotline_import(*, actor: Any, file: Any, crs: str = WGS84) -> HotlineResult:
     """
     if not actor.has_perm(P_IMPORT_REGISTER):
         raise Forbidden("没有导入12345工单的权限", code="permission_denied")
-    if crs not in CRS_CHOICES:
-        raise InvalidInput("坐标系无效（可选：wgs84、gcj02、bd09）", code="invalid_crs")
-    name = os.path.basename(str(getattr(file, "name", "") or ""))[:200]
-    check_table_name(name)
-    size = int(getattr(file, "size", 0) or 0)
-    if size <= 0:
-        raise InvalidInput("文件是空的，没有任何内容", code="empty_file")
-    if size > settings.WANGGE_MAX_UPLOAD_BYTES:
-        raise InvalidInput("文件过大，请拆分后分批导入", code="file_too_large")
-    digest = hashlib.sha256()
-    for chunk in file.chunks():
-        digest.update(chunk)
-    file.seek(0)
+    name, sha256 = upload_check(file=file, crs=crs)
     result = HotlineResult()
     categories = _Categories()
     with upload_path(file, name) as path:
@@ -298,7 +284,7 @@ def hotline_import(*, actor: Any, file: Any, crs: str = WGS84) -> HotlineResult:
             object_repr=f"12345工单导入 {name}"[:200],
             after={
                 "file": name,
-                "sha256": digest.hexdigest(),
+                "sha256": sha256,
                 "total": result.total,
                 "created": result.created,
                 "duplicates": result.duplicates,

@@ -438,14 +438,3 @@ def map_events(
     rows = list(qs.order_by("-created_at", "-pk")[:limit])
     total = len(rows) if len(rows) < limit else qs.order_by().count()
     return rows, total
-
-
-def map_light(event: Event, now: Any = None) -> str:
-    """The map colour of an open event: red past its deadline (or warned red), yellow past its warning
-    time (or warned yellow), green otherwise, as the overdue board reads them."""
-    now = now or timezone.now()
-    if event.warning == Warning.RED or (event.deadline is not None and event.deadline < now):
-        return "red"
-    if event.warning == Warning.YELLOW or (event.warn_at is not None and event.warn_at < now):
-        return "yellow"
-    return "green"

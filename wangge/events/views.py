@@ -552,7 +552,7 @@ def map_events(request: HttpRequest) -> HttpResponse:
                 "id": e.pk,
                 "title": e.title,
                 "status": e.status.name,
-                "light": selectors.map_light(e, now),
+                "light": display.traffic_light(e, now) or "green",  # the lists' traffic light
                 "url": reverse("event-detail", args=[e.pk]),
             },
         }

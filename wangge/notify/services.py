@@ -33,6 +33,7 @@ from wangge.core import crypto
 from wangge.core.claim import claim_rows
 from wangge.core.errors import Forbidden
 from wangge.core.guards import require_district_admin
+from wangge.core.tasks import task_enqueue
 
 from .channels import Channel, ChannelError, configured_channels
 from .models import Notification
@@ -294,9 +295,8 @@ def notifications_send_pending(*, limit: int = 500, now: datetime | None = None)
 
 def _enqueue_delivery() -> None:
     try:
-        from .tasks import notifications_send
-
-        notifications_send.enqueue()
+        # Named, not imported: the task module calls these services (core.tasks).
+        task_enqueue("wangge.notify.tasks.notifications_send")
     except Exception:  # the sweep picks the rows up
         logger.warning("notify: could not enqueue delivery task", exc_info=True)
 

@@ -46,6 +46,7 @@ import chinese_calendar
 from django.conf import settings
 from django.db import connection, models
 
+import wangge.demo.generators.names as names
 from wangge.clock.calendar import WorkCalendar
 from wangge.core import crypto
 from wangge.events.common import LEVEL_DEFAULT_ROLE, time_limit_for
@@ -81,7 +82,6 @@ from wangge.events.workflow import EDGE_ACTIONS, TARGET_ACTIONS
 from wangge.registry.models import OrganisationKind, Place, Resident
 from wangge.territory.models import Building
 
-from . import names
 from .base import DemoContext, GridPlan, point_in
 
 LIUHE_RESIDENTS = 14300

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 
+import wangge.demo.generators.names as names
 from wangge.territory.models import Building, Compound, Dwelling, DwellingUse
 
-from . import names
 from .base import CITY, DISTRICT_NAME, DemoContext, GridPlan, point_in, split, unique_names
 
 VACANCY = 0.08

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import wangge.demo.generators.names as names
 from wangge.registry.models import OrganisationKind
 from wangge.registry.services import organisation_create
 
-from . import names
 from .base import DISTRICT_NAME, DemoContext
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import wangge.demo.generators.names as names
 from wangge.party.models import MemberUnit, MemberUnitKind, OrgLevel, PartyOrg
 
-from . import names
 from .base import DISTRICT_NAME, DemoContext
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from stdnum.cn import ric
 
+import wangge.demo.generators.names as names
 from wangge.registry.models import (
     HouseholdRole,
     KeyGroup,
@@ -34,7 +35,6 @@ from wangge.registry.models import (
 )
 from wangge.registry.services import resident_personal_values
 
-from . import names
 from .base import DemoContext, weighted_pick, years_before
 
 # Liuhe (seed 001): 14,300 residents, 2,347 aged 60+, 165 aged 0–3, 238 party members.

@@ -13,12 +13,12 @@ import random
 from collections import Counter
 from typing import Any
 
+import wangge.demo.generators.names as names
 from wangge.registry.models import Facility, FacilityClass, FacilityCondition, LicenceStatus, Place
 from wangge.registry.services import place_natural_key, resident_personal_values
 from wangge.registry.validation import normalise_credit_code
 from wangge.territory.models import Building, DwellingUse
 
-from . import names
 from .base import DISTRICT_CODE, DISTRICT_NAME, DemoContext, GridPlan, point_in
 
 USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"

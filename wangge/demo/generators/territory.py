@@ -14,10 +14,10 @@ import math
 
 from shapely.geometry import Polygon, mapping
 
+import wangge.demo.generators.names as names
 from wangge.territory.models import GridType, Level
 from wangge.territory.services import grid_create, territory_create
 
-from . import names
 from .base import (
     DISTRICT_CODE,
     DISTRICT_NAME,

@@ -55,7 +55,7 @@ from ..models import (
 )
 from ..triage import locate
 from .report import replay_allowed_many, replay_refused, tracking_code_new
-from .uploads import upload_check
+from .uploads import row_errors_display, upload_check
 
 MAX_ROWS = 20_000  # per file: a web request; split larger exports by year
 MAX_KEPT_ERRORS = 500
@@ -178,15 +178,7 @@ class HistoryResult:
             "unchanged": self.unchanged,
             "conflicts": self.conflicts,
             "error_rows": self.error_rows,
-            "errors": [
-                {
-                    "row": e.row,
-                    "column": HISTORY.header_of(e.column) or "（整行）",
-                    "value": e.value,
-                    "reason": e.message,
-                }
-                for e in self.errors
-            ],
+            "errors": row_errors_display(self.errors, HISTORY),
         }
 
 

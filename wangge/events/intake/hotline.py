@@ -28,7 +28,7 @@ from wangge.territory.coords import WGS84, to_wgs84
 from ..models import Category, Channel, EventType, Urgency
 from .batch import event_intake_many
 from .report import EventInput
-from .uploads import upload_check
+from .uploads import row_errors_display, upload_check
 
 MAX_ROWS = 5000  # per file; the platform's daily export is far smaller
 MAX_KEPT_ERRORS = 500
@@ -114,15 +114,7 @@ class HotlineResult:
             "created": self.created,
             "duplicates": self.duplicates,
             "error_rows": self.error_rows,
-            "errors": [
-                {
-                    "row": e.row,
-                    "column": HOTLINE.header_of(e.column) or "（整行）",
-                    "value": e.value,
-                    "reason": e.message,
-                }
-                for e in self.errors
-            ],
+            "errors": row_errors_display(self.errors, HOTLINE),
             "tracking_codes": self.tracking_codes,
         }
 

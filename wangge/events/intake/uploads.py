@@ -28,3 +28,17 @@ def upload_check(*, file: Any, crs: str) -> tuple[str, str]:
         digest.update(chunk)
     file.seek(0)
     return name, digest.hexdigest()
+
+
+def row_errors_display(errors: Any, spec: Any) -> list[dict[str, Any]]:
+    """Row errors of an import as the page and the API show them: row number, the column's header in
+    the file (or （整行）), the value and the reason."""
+    return [
+        {
+            "row": e.row,
+            "column": spec.header_of(e.column) or "（整行）",
+            "value": e.value,
+            "reason": e.message,
+        }
+        for e in errors
+    ]

@@ -357,16 +357,46 @@ def address_match(text: str, *, within: str | None = None) -> AddressMatch:
     caller's scope; None for the whole register). A building found by the whole normalised address or
     by (compound, building number) is a confident match when it is the only one; a compound named
     without a building number locates its grid only; a fuzzy or ambiguous match gives candidates."""
+    return address_match_many([text], within=within)[0]
+
+
+def address_match_many(texts: list[str], *, within: str | None = None) -> list[AddressMatch]:
+    """`address_match` for each text, reading the matched buildings and compounds in one query each for
+    the whole list (an import of thousands of address-only rows makes two queries, not one per row)."""
     from .models import Building, Compound
 
+    index = address_index() if any(len(normalise(t)) >= 2 for t in texts) else None
+    proposed = [_propose(t, index) for t in texts]
+    buildings, compounds = _fetch([p for _, p in proposed], within, Building, Compound)
+    matches = []
+    for text, (parsed, proposals) in zip(texts, proposed, strict=True):
+        candidates = _candidates(proposals, buildings, compounds)
+        best = None
+        if candidates:
+            top = candidates[0]
+            runner = candidates[1].score if len(candidates) > 1 else 0.0
+            if (
+                top.score >= confident_threshold()
+                and top.score - runner >= AMBIGUITY_GAP
+                and top.grid is not None
+            ):
+                best = top
+        matches.append(
+            AddressMatch(text=text, parsed=parsed, best=best, candidates=candidates[:MAX_CANDIDATES])
+        )
+    return matches
+
+
+Proposal = tuple[float, str, int | None, list[int]]  # (score, how, compound id, building ids)
+
+
+def _propose(text: str, index: AddressIndex | None) -> tuple[ParsedAddress, list[Proposal]]:
+    """What the address book proposes for one text, before the rows are read."""
     normal = normalise(text)
-    empty = AddressMatch(text=text, parsed=ParsedAddress(), best=None, candidates=[])
-    if len(normal) < 2:
-        return empty
-    index = address_index()
+    if index is None or len(normal) < 2:
+        return ParsedAddress(), []
     stripped = _strip_prefixes(normal, index.prefixes)
-    # (score, how, compound id, building ids) proposals, resolved against fresh rows below.
-    proposals: list[tuple[float, str, int | None, list[int]]] = []
+    proposals: list[Proposal] = []
     parsed = ParsedAddress()
     exact = next(
         (
@@ -389,23 +419,10 @@ def address_match(text: str, *, within: str | None = None) -> AddressMatch:
         for cid, ratio, rest in _fuzzy(stripped, index):
             parsed = parse_rest(rest)
             proposals += _building_proposals(index, cid, rest, ratio * 0.95, "fuzzy")
-    candidates = _resolve(proposals, within, Building, Compound)
-    best = None
-    if candidates:
-        top = candidates[0]
-        runner = candidates[1].score if len(candidates) > 1 else 0.0
-        if (
-            top.score >= confident_threshold()
-            and top.score - runner >= AMBIGUITY_GAP
-            and top.grid is not None
-        ):
-            best = top
-    return AddressMatch(text=text, parsed=parsed, best=best, candidates=candidates[:MAX_CANDIDATES])
+    return parsed, proposals
 
 
-def _building_proposals(
-    index: AddressIndex, cid: int, rest: str, base: float, how: str
-) -> list[tuple[float, str, int | None, list[int]]]:
+def _building_proposals(index: AddressIndex, cid: int, rest: str, base: float, how: str) -> list[Proposal]:
     parsed = parse_rest(rest)
     in_compound = index.buildings.get(cid, {})
     if parsed.building and parsed.building in in_compound:
@@ -418,15 +435,17 @@ def _building_proposals(
     return [(base * 0.85, how, cid, [])]  # compound only: its grid, when it lies in one
 
 
-def _resolve(
-    proposals: list[tuple[float, str, int | None, list[int]]],
+def _fetch(
+    proposal_lists: list[list[Proposal]],
     within: str | None,
     building_model: Any,
     compound_model: Any,
-) -> list[Candidate]:
-    """Fresh rows for the proposals (one query each for buildings and compounds), scoped to `within`."""
-    building_ids = {bid for _, _, _, ids in proposals for bid in ids}
-    compound_ids = {cid for _, _, cid, ids in proposals if cid is not None and not ids}
+) -> tuple[dict[int, Any], dict[int, Any]]:
+    """Fresh rows for all the proposals (one query each for buildings and compounds), scoped to `within`."""
+    building_ids = {bid for proposals in proposal_lists for _, _, _, ids in proposals for bid in ids}
+    compound_ids = {
+        cid for proposals in proposal_lists for _, _, cid, ids in proposals if cid is not None and not ids
+    }
     buildings: dict[int, Any] = {}
     if building_ids:
         qs = building_model.objects.select_related("grid", "compound").filter(pk__in=building_ids)
@@ -439,6 +458,13 @@ def _resolve(
         if within:
             qs = qs.filter(path__startswith=within)
         compounds = {c.pk: c for c in qs}
+    return buildings, compounds
+
+
+def _candidates(
+    proposals: list[Proposal], buildings: dict[int, Any], compounds: dict[int, Any]
+) -> list[Candidate]:
+    """The proposals whose rows were found (in scope), best first, each building or compound once."""
     out: dict[tuple[str, int], Candidate] = {}
     for score, how, cid, ids in proposals:
         for bid in ids:

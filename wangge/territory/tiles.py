@@ -15,8 +15,6 @@ from django.conf import settings
 
 log = logging.getLogger(__name__)
 
-TILE_URL = "/tiles/{z}/{x}/{y}.png"
-
 
 def basemap_path() -> str:
     return str(getattr(settings, "WANGGE_BASEMAP_MBTILES", "") or "")

@@ -28,7 +28,7 @@ from wangge.audit.services import audit_entry, audit_record
 from wangge.core.db.inserts import insert_family
 from wangge.core.db.queries import rows_by_pk
 from wangge.core.errors import InvalidInput, ServiceError
-from wangge.territory.addresses import address_match
+from wangge.territory.addresses import address_match_many
 from wangge.territory.locator import locate_points
 from wangge.territory.models import Building, Territory
 
@@ -331,8 +331,8 @@ def _triage(pending: list[_Pending], ref: Reference, now: datetime) -> None:
 
 def _locate_all(pending: list[_Pending]) -> None:
     """Grid and building of each report, by the precedence of `triage.locate`: point, building,
-    address. One vectorised point query; buildings in one query; an address through the in-memory
-    address book (one query for the rows it matched)."""
+    address. One vectorised point query; buildings in one query; the addresses through the in-memory
+    address book (two queries for the rows they all matched)."""
     with_point = [p for p in pending if p.event.lat is not None and p.event.lng is not None]
     grid_ids: dict[int, int | None] = {}
     if with_point:
@@ -342,20 +342,27 @@ def _locate_all(pending: list[_Pending]) -> None:
         }
     building_ids = {p.event.building_id for p in pending if p.event.building_id}
     buildings = rows_by_pk(Building, building_ids)
+    located: dict[int, tuple[Any, int | None, str]] = {}  # id(p) -> (building, grid id, how)
+    by_address = []
     for p in pending:
         e = p.event
         building = buildings.get(e.building_id) if e.building_id else None
         grid_id, how = grid_ids.get(id(p)), "point"
         if grid_id is None and building is not None and building.grid_id:
             grid_id, how = building.grid_id, "building"
+        located[id(p)] = (building, grid_id, how)
         if grid_id is None and e.address:
-            # The address book (`territory.addresses`): in memory, one query for the matched rows.
-            matched = address_match(e.address)
-            if matched.best is not None and matched.best.grid is not None:
-                building = matched.best.building or building
-                grid_id, how = matched.best.grid.pk, "address"
-            else:
-                p.address_candidates = [c.as_data() for c in matched.candidates]
+            by_address.append(p)
+    # The address book (`territory.addresses`): in memory, two queries for the rows all addresses matched.
+    for p, matched in zip(by_address, address_match_many([p.event.address for p in by_address]), strict=True):
+        building = located[id(p)][0]
+        if matched.best is not None and matched.best.grid is not None:
+            located[id(p)] = (matched.best.building or building, matched.best.grid.pk, "address")
+        else:
+            p.address_candidates = [c.as_data() for c in matched.candidates]
+    for p in pending:
+        e = p.event
+        building, grid_id, how = located[id(p)]
         e.building_id = building.pk if building is not None else e.building_id
         e.grid_id, p.located_by = grid_id, how if grid_id else ""
     grids = rows_by_pk(Territory, {p.event.grid_id for p in pending if p.event.grid_id})

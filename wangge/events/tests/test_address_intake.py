@@ -140,3 +140,26 @@ def test_forms_carry_the_live_match(world: Any) -> None:
     client = Client()
     client.login(username="admin", password=PASSWORD)
     assert 'hx-get="/report/address-match/"' in client.get("/events/hotline/new/").content.decode()
+
+
+def test_batch_reads_the_register_once_however_many_addresses(register: Any, world: Any) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def building_queries(n: int, prefix: str) -> int:
+        items = [
+            EventInput(
+                description="楼道里的灯坏了好几天",
+                address="幸福3栋" if i % 2 else "阳光花园1号楼",
+                channel=Channel.HOTLINE,
+                external_id=f"{prefix}{i}",
+            )
+            for i in range(n)
+        ]
+        with CaptureQueriesContext(connection) as ctx:
+            out = event_intake_many(items=items, actor=world.users.admin)
+        assert all(Event.objects.get(pk=o.event_id).grid_id for o in out)
+        return sum('"territory_building"' in q["sql"] for q in ctx.captured_queries)
+
+    building_queries(2, "warm")  # the address book is built and cached on first use
+    assert building_queries(12, "M") == building_queries(2, "S")

@@ -394,9 +394,13 @@ def test_model_file_is_small_and_confidence_is_calibrated():
     closed_events(12)
     version = classifier_train()
     bundle = joblib.load(version.file.path)
-    tfidf = bundle["pipeline"].named_steps["tfidf"]
-    # Only the kept n-grams are stored, nothing pruned rides along (stop_words_ held every rare n-gram).
-    assert len(tfidf.vocabulary_) <= classifier.MAX_FEATURES and not getattr(tfidf, "stop_words_", None)
+    views = dict(bundle["pipeline"].named_steps["features"].transformer_list)
+    assert set(views) == {"words", "chars"}  # jieba words and character n-grams side by side (C6)
+    # Only the kept terms are stored, nothing pruned rides along (stop_words_ held every rare n-gram).
+    assert len(views["words"].vocabulary_) <= classifier.WORD_FEATURES
+    assert len(views["chars"].vocabulary_) <= classifier.CHAR_FEATURES
+    assert not any(getattr(v, "stop_words_", None) for v in views.values())
+    assert "油烟" in views["words"].vocabulary_  # a word, not only its characters
     svms = [c.estimator for c in bundle["pipeline"].named_steps["clf"].calibrated_classifiers_]
     assert len(svms) == 1 and svms[0].coef_.dtype == "float32"
     assert bundle["calibrator"] is not None
@@ -455,3 +459,34 @@ def test_warm_loads_the_model_before_any_request(monkeypatch):
     classifier_reset()
     monkeypatch.setattr(classifier, "_active_version", lambda: 1 / 0)
     assert classifier.classifier_warm() is None  # a database not ready does not stop the server
+
+
+def test_words_are_cut_by_jieba_in_search_mode():
+    from wangge.events.triage.textfeatures import words
+
+    cut = words("城乡建设局 门口的垃圾桶\n满了")
+    assert {"城乡", "建设", "建设局", "垃圾", "垃圾桶"} <= set(cut)  # a long word and the words inside it
+    assert all(w.strip() for w in cut)  # spaces and line breaks are not words
+
+
+def test_model_fit_keeps_each_view_within_its_budget():
+    rng = random.Random(3)
+    filler = lambda: "".join(chr(rng.randint(0x4E00, 0x4E00 + 3000)) for _ in range(30))  # noqa: E731
+    texts = [("楼下烧烤油烟扰民" if i % 2 else "路上井盖坏了有坑") + filler() for i in range(60)]
+    labels = ["a" if i % 2 else "b" for i in range(60)]
+    pipe = classifier.model_fit(texts, labels, word_features=50, char_features=80)
+    views = dict(pipe.named_steps["features"].transformer_list)
+    assert len(views["words"].vocabulary_) == 50 and len(views["chars"].vocabulary_) == 80
+    assert {"油烟", "井盖"} <= set(views["words"].vocabulary_)  # chi² keeps what tells the classes apart
+    assert list(pipe.predict(["楼下油烟太大", "门口井盖坏了"])) == ["a", "b"]
+
+
+def test_suggested_threshold_is_found_between_the_curves_steps():
+    # Always right at 0.95, right 97 times in 100 at 0.87, a coin toss at 0.85: the target of 0.97 holds
+    # down to 0.86, which the curve's 0.05 steps never look at (they would route from 0.90).
+    confidences = [0.95] * 50 + [0.87] * 100 + [0.85] * 50
+    correct = [True] * 50 + [True] * 97 + [False] * 3 + [True] * 25 + [False] * 25
+    coarse = classifier.precision_curve(confidences, correct)
+    fine = classifier.precision_curve(confidences, correct, classifier.SUGGEST_THRESHOLDS)
+    assert classifier.suggest_threshold(coarse, 0.97) == 0.9
+    assert classifier.suggest_threshold(fine, 0.97) == 0.86

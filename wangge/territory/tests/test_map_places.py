@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from django.urls import reverse
+from django.urls import reverse, set_script_prefix
 
 from wangge.conftest import centre
 from wangge.registry.services import building_create
@@ -123,3 +123,16 @@ def test_map_page_uses_wangge_tiles_when_a_basemap_file_is_set(world: Any, setti
     html = client_for(world.users.grid1).get(reverse("map")).content.decode()
     assert 'data-tile-url="/tiles/{z}/{x}/{y}.png"' in html
     assert "未配置底图" not in html
+
+
+def test_basemap_tiles_follow_a_sub_path_mount(world: Any, settings: Any) -> None:
+    # An installation behind a proxy at /wangge/ (SCRIPT_NAME): the browser must ask there for tiles.
+    # Django's WSGI handler sets the prefix from SCRIPT_NAME; the test client does not, so set it here.
+    settings.WANGGE_BASEMAP_MBTILES = "/srv/basemap.mbtiles"
+    path = reverse("map")
+    set_script_prefix("/wangge/")
+    try:
+        html = client_for(world.users.grid1).get(path).content.decode()
+    finally:
+        set_script_prefix("/")
+    assert 'data-tile-url="/wangge/tiles/{z}/{x}/{y}.png"' in html

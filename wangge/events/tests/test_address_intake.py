@@ -163,3 +163,13 @@ def test_batch_reads_the_register_once_however_many_addresses(register: Any, wor
 
     building_queries(2, "warm")  # the address book is built and cached on first use
     assert building_queries(12, "M") == building_queries(2, "S")
+
+
+def test_live_match_in_english_has_english_punctuation(register: Any) -> None:
+    from django.conf import settings
+
+    client = Client()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    text = client.get(MATCH_URL, {"address": "幸福小区3号楼"}).content.decode()
+    assert "Matched: 幸福小区 3栋 (" in text and "：" not in text and "（" not in text
+    assert "Possibly: " in client.get(MATCH_URL, {"address": "辛福小区3栋"}).content.decode()

@@ -214,6 +214,17 @@ def check_jurisdiction(value: str | None) -> None:
         raise NotFound(f"jurisdiction_id “{value[:50]}” 不存在", code="unknown_jurisdiction")
 
 
+def _form_email(form: Any, errors: list[str]) -> str:
+    """The form's optional e-mail, stripped; a malformed one adds its error (requests and updates)."""
+    email = (form.get("email") or "").strip()
+    if email:
+        try:
+            EmailValidator()(email)
+        except ValidationError:
+            errors.append("email 格式不正确")
+    return email
+
+
 def request_submit(*, api_key: ApiKey, form: Any, idempotency_key: str | None = None) -> Submitted:
     """POST requests: validate the form, then intake (idempotently). Raises NotFound for an unknown
     service_code, Open311Errors (400, all problems listed) for anything else wrong."""
@@ -251,12 +262,7 @@ def request_submit(*, api_key: ApiKey, form: Any, idempotency_key: str | None = 
     description = (form.get("description") or "").strip()
     if len(description) > MAX_DESCRIPTION:
         errors.append(f"description 不能超过{MAX_DESCRIPTION}个字符")
-    email = (form.get("email") or "").strip()
-    if email:
-        try:
-            EmailValidator()(email)
-        except ValidationError:
-            errors.append("email 格式不正确")
+    email = _form_email(form, errors)
     phone = (form.get("phone") or "").strip()
     if phone:
         try:
@@ -396,12 +402,7 @@ def request_update_submit(*, api_key: ApiKey, form: Any) -> UpdateSubmitted:
         errors.append("缺少 description 参数")
     elif len(description) > MAX_DESCRIPTION:
         errors.append(f"description 不能超过{MAX_DESCRIPTION}个字符")
-    email = (form.get("email") or "").strip()
-    if email:
-        try:
-            EmailValidator()(email)
-        except ValidationError:
-            errors.append("email 格式不正确")
+    email = _form_email(form, errors)
     media_url = (form.get("media_url") or "").strip()
     if media_url:
         try:

@@ -16,18 +16,12 @@ from wangge.events import services
 from wangge.events.intake import history_template
 from wangge.exchange.downloads import attachment
 from wangge.exchange.files import XLSX_TYPE
-from wangge.territory.coords import CRS_CHOICES, WGS84
 
-from .views_hotline import HotlineRowErrorSerializer
+from .views_hotline import HotlineRowErrorSerializer, HotlineUploadSerializer
 
 
-class HistoryUploadSerializer(serializers.Serializer):
+class HistoryUploadSerializer(HotlineUploadSerializer):  # the same file and coordinate system fields
     file = serializers.FileField(help_text="原系统导出的历史案件（.xlsx/.xls/.csv）")
-    crs = serializers.ChoiceField(
-        choices=CRS_CHOICES,
-        default=WGS84,
-        help_text="经纬度的坐标系：wgs84（默认）、gcj02（高德/腾讯）、bd09（百度）",
-    )
 
 
 class HistoryResultSerializer(serializers.Serializer):

@@ -37,8 +37,8 @@ from wangge.core.scope import path_in_scope, user_scope_path
 from wangge.exchange.columns import COORD_NOTE, Column, Spec
 from wangge.exchange.files import template_xlsx
 from wangge.exchange.readers import open_table, upload_path
-from wangge.registry.bulk import RowError, RowInvalid, parse_coords, text
-from wangge.territory.coords import WGS84, to_wgs84
+from wangge.registry.bulk import RowError, RowInvalid, text
+from wangge.territory.coords import WGS84
 from wangge.territory.locator import locate_points
 from wangge.territory.models import Building, Territory
 
@@ -55,7 +55,7 @@ from ..models import (
 )
 from ..triage import locate
 from .report import replay_allowed_many, replay_refused, tracking_code_new
-from .uploads import row_errors_display, upload_check
+from .uploads import cell_text, row_errors_display, row_location, upload_check
 
 MAX_ROWS = 20_000  # per file: a web request; split larger exports by year
 MAX_KEPT_ERRORS = 500
@@ -258,16 +258,8 @@ class _Reference:
 
 
 def _row(number: int, row: dict[str, Any], crs: str, ref: _Reference) -> _Row:
-    case_no = text(row.get("case_no"))
-    if not case_no:
-        raise RowInvalid("case_no", "", "原系统编号不能为空")
-    if len(case_no) > 100:
-        raise RowInvalid("case_no", case_no[:30], "原系统编号不能超过100个字符")
-    content = text(row.get("content"))
-    if not content:
-        raise RowInvalid("content", "", "诉求内容不能为空")
-    if len(content) > 5000:
-        raise RowInvalid("content", content[:30], "诉求内容不能超过5000字")
+    case_no = cell_text(row, "case_no", "原系统编号", limit=100)
+    content = cell_text(row, "content", "诉求内容", limit=5000, unit="字")
     title = text(row.get("title"))[:200]
     category_text = text(row.get("category"))
     category = ref.categories.get(category_text) if category_text else None
@@ -301,14 +293,7 @@ def _row(number: int, row: dict[str, Any], crs: str, ref: _Reference) -> _Row:
         if _day(closed_at) < _day(accepted_at or reported_at):
             raise RowInvalid("closed_at", text(row.get("closed_at")), "办结时间早于上报或受理时间")
         closed_at = accepted_at or reported_at
-    lng, lat = parse_coords(row, required=False)
-    if lng is not None and lat is not None and crs != WGS84:
-        lng, lat = to_wgs84(lng, lat, crs)
-    address = text(row.get("address"))
-    if len(address) > 200:
-        raise RowInvalid("address", address[:30], "地址不能超过200个字符")
-    if lat is None and not address:
-        raise RowInvalid("address", "", "地址与经纬度至少填一项")
+    lng, lat, address = row_location(row, crs, "地址")
     unit_name = text(row.get("unit"))[:100]
     outcome = text(row.get("outcome"))
     if len(outcome) > 5000:

@@ -22,13 +22,13 @@ from wangge.core.masking import mask_name, mask_phone
 from wangge.exchange.columns import COORD_NOTE, Column, Spec
 from wangge.exchange.files import template_xlsx
 from wangge.exchange.readers import open_table, upload_path
-from wangge.registry.bulk import RowError, RowInvalid, parse_coords, text
-from wangge.territory.coords import WGS84, to_wgs84
+from wangge.registry.bulk import RowError, RowInvalid, text
+from wangge.territory.coords import WGS84
 
 from ..models import Category, Channel, EventType, Urgency
 from .batch import event_intake_many
 from .report import EventInput
-from .uploads import row_errors_display, upload_check
+from .uploads import cell_text, row_errors_display, row_location, upload_check
 
 MAX_ROWS = 5000  # per file; the platform's daily export is far smaller
 MAX_KEPT_ERRORS = 500
@@ -185,11 +185,7 @@ class _Categories:
 
 
 def _row_input(row: dict[str, Any], crs: str, categories: _Categories) -> EventInput:
-    order_no = text(row.get("order_no"))
-    if not order_no:
-        raise RowInvalid("order_no", "", "工单编号不能为空")
-    if len(order_no) > 100:
-        raise RowInvalid("order_no", order_no[:30], "工单编号不能超过100个字符")
+    order_no = cell_text(row, "order_no", "工单编号", limit=100)
     content = text(row.get("content"))
     if not content:
         raise RowInvalid("content", "", "诉求内容不能为空")
@@ -202,14 +198,7 @@ def _row_input(row: dict[str, Any], crs: str, categories: _Categories) -> EventI
         raise RowInvalid("caller", caller, "来电人不能超过50个字符")
     event_type = _choice(row.get("event_type"), "event_type", _TYPES, HOTLINE.column("event_type").choices)
     urgency = _choice(row.get("urgency"), "urgency", _URGENCIES, HOTLINE.column("urgency").choices)
-    lng, lat = parse_coords(row, required=False)
-    if lng is not None and lat is not None and crs != WGS84:
-        lng, lat = to_wgs84(lng, lat, crs)
-    address = text(row.get("address"))
-    if len(address) > 200:
-        raise RowInvalid("address", address[:30], "事发地址不能超过200个字符")
-    if lat is None and not address:
-        raise RowInvalid("address", "", "事发地址与经纬度至少填一项")
+    lng, lat, address = row_location(row, crs, "事发地址")
     category_text = text(row.get("category"))
     extra: dict[str, Any] = {"work_order": order_no}
     if called_at is not None:

@@ -8,7 +8,8 @@ from django.conf import settings
 
 from wangge.core.errors import InvalidInput
 from wangge.exchange.readers import check_table_name
-from wangge.territory.coords import CRS_CHOICES
+from wangge.registry.bulk import RowInvalid, parse_coords, text
+from wangge.territory.coords import CRS_CHOICES, WGS84, to_wgs84
 
 
 def upload_check(*, file: Any, crs: str) -> tuple[str, str]:
@@ -42,3 +43,26 @@ def row_errors_display(errors: Any, spec: Any) -> list[dict[str, Any]]:
         }
         for e in errors
     ]
+
+
+def cell_text(row: dict[str, Any], column: str, label: str, *, limit: int, unit: str = "个字符") -> str:
+    """A row's required text cell: refused when empty or longer than `limit` (12345 and history imports)."""
+    value = text(row.get(column))
+    if not value:
+        raise RowInvalid(column, "", f"{label}不能为空")
+    if len(value) > limit:
+        raise RowInvalid(column, value[:30], f"{label}不能超过{limit}{unit}")
+    return value
+
+
+def row_location(row: dict[str, Any], crs: str, address_label: str) -> tuple[float | None, float | None, str]:
+    """(lng, lat) in WGS-84 and the address of an imported row; at least one of them is required."""
+    lng, lat = parse_coords(row, required=False)
+    if lng is not None and lat is not None and crs != WGS84:
+        lng, lat = to_wgs84(lng, lat, crs)
+    address = text(row.get("address"))
+    if len(address) > 200:
+        raise RowInvalid("address", address[:30], f"{address_label}不能超过200个字符")
+    if lat is None and not address:
+        raise RowInvalid("address", "", f"{address_label}与经纬度至少填一项")
+    return lng, lat, address
